@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the rig scripts; sourced, not run.
+# Every path can be overridden from the environment (the top-level Makefile passes them down).
+
+RIG=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$RIG/../../.." && pwd)
+B=${B:-$TOP/build}
+# downloads survive a fresh clone of the project (keyed by package version)
+CACHE=${NVP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nvme-vfio-pci}
+
+KABI=${KABI:-6.12.117+deb12}               # Debian kernel ABI name
+KPKGVER=${KPKGVER:-6.12.117-1~deb12u1}     # the matching package version
+KREL=$KABI-amd64                           # uname -r of the guest kernel
+KROOT=$B/kroot                             # dpkg -x of image + headers + kbuild
+KHDR=$KROOT/usr/src/linux-headers-$KREL
+KSRC=$B/linux-source-6.12                  # unpacked linux-source-6.12
+UAPI=$B/uapi/include                       # headers_install of $KSRC (bookworm's linux-libc-dev is 6.1)
+QEMU_SRCPKG=${QEMU_SRCPKG:-qemu/bookworm}
+QEMU_BUILD=$B/qemu
+QEMU_BIN=${QEMU_BIN:-$QEMU_BUILD/qemu-system-x86_64}
+J=${J:-$(nproc)}
+
+log() { echo "[$(date +%T)] $*"; }
+die() { echo "error: $*" >&2; exit 1; }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run every vfio-nvme selftest in kselftest runner format: each test's own TAP is
+# indented with "# ", followed by one result line per test program.
+cd /selftests || exit 1
+timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
+tests=$(ls *_test)
+n=0
+rc=0
+echo "TAP version 13"
+echo "1..$(echo "$tests" | wc -w)"
+for t in $tests; do
+	n=$((n + 1))
+	echo "# selftests: vfio-nvme: $t"
+	(timeout "${timeout:-120}" "./$t" 2>&1; echo "RC=$?") > /tmp/$t.out
+	r=$(sed -n 's/^RC=//p' /tmp/$t.out)
+	sed '/^RC=/d; s/^/# /' /tmp/$t.out
+	case $r in
+	0) echo "ok $n selftests: vfio-nvme: $t" ;;
+	4) echo "ok $n selftests: vfio-nvme: $t # SKIP" ;;
+	124) echo "not ok $n selftests: vfio-nvme: $t # TIMEOUT ${timeout}s"; rc=1 ;;
+	*) echo "not ok $n selftests: vfio-nvme: $t # exit=$r"; rc=1 ;;
+	esac
+done
+exit $rc

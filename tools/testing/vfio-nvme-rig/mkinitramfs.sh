@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest initramfs: busybox, the guest kernel's modules that the tests need
+# (with drivers/nvme/host replaced by our rebuilt, patched modules and our own
+# modules added), nvme-cli, the selftests and the guest scripts.
+# usage: mkinitramfs.sh OUT.cpio.gz MODROOT KREL NVME_HOST_DIR OUR_KO... -- SELFTEST_DIR
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+OUT=$1 MODROOT=$2 KV=$3 NVMEHOST=$4
+shift 4
+OURKO=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do OURKO+=("$1"); shift; done
+shift
+TESTS=$1
+
+W=$(mktemp -d "$B/initramfs.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,lib64,usr/bin,usr/sbin,selftests,rig}
+cp /bin/busybox "$W/bin/busybox"
+for a in $("$W/bin/busybox" --list); do [ -e "$W/bin/$a" ] || ln -s busybox "$W/bin/$a"; done
+
+# the closure of the modules the tests load, decompressed for busybox modprobe
+M=$W/lib/modules/$KV
+mkdir -p "$M"
+for m in nvme nvme-core vfio vfio-pci vfio-pci-core vfio_iommu_type1 iommufd irqbypass; do
+	# a module may be built in, or absent (Debian has no iommufd)
+	{ modprobe -d "$MODROOT" -S "$KV" --show-depends "$m" 2>/dev/null || true; } |
+		awk '$1=="insmod"{print $2}'
+done | sort -u | while read -r f; do
+	rel=${f#*/lib/modules/$KV/}
+	dst=$M/${rel%.xz}; dst=${dst%.zst}
+	mkdir -p "$(dirname "$dst")"
+	case $f in
+	*.xz) xz -dc "$f" > "$dst" ;;
+	*.zst) zstd -qdc "$f" > "$dst" ;;
+	*) cp "$f" "$dst" ;;
+	esac
+done
+# drivers/nvme/host as we rebuilt it (PF-side patch applied) replaces the stock modules
+for ko in "$NVMEHOST"/*.ko; do
+	dst=$(find "$M/kernel/drivers/nvme/host" -name "$(basename "$ko")" | head -1)
+	[ -n "$dst" ] && cp "$ko" "$dst"
+done
+mkdir -p "$M/extra"
+for ko in "${OURKO[@]}"; do cp "$ko" "$M/extra/"; done
+for f in modules.order modules.builtin modules.builtin.modinfo; do
+	[ -e "$MODROOT/lib/modules/$KV/$f" ] && sed 's/\.ko\.\(xz\|zst\)$/.ko/' "$MODROOT/lib/modules/$KV/$f" > "$M/$f"
+done
+depmod -b "$W" "$KV"
+
+# nvme-cli and the libraries it links
+copy_bin() {
+	cp "$1" "$W$1"
+	for l in $(ldd "$1" | grep -o '/[^ ]*\.so[^ ]*'); do
+		mkdir -p "$W$(dirname "$l")"
+		cp -L "$l" "$W$l"
+	done
+}
+copy_bin /usr/sbin/nvme
+
+cp -a "$TESTS"/. "$W/selftests/"
+cp "$RIG"/guest/* "$W/rig/"
+ln -s rig/init "$W/init"
+
+(cd "$W" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"

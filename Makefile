@@ -2,31 +2,45 @@
 #
 # Project entry points (see README).  Kernel builds of this tree go through Kbuild.
 #
-#   make demo     boot the rig and run the main job, printing what happened
-#   make check    build what is stale, boot the rig, run every selftest
-#   make lint     checkpatch --strict, sparse (C=1) and W=1 on the kernel code
-#   make shell    boot the rig with a shell on the console
+#   make demo       boot the rig and run the main job, printing what happened
+#   make check      build what is stale, boot the rig, run every test
+#   make lint       checkpatch --strict, sparse (C=2) and W=1 on the kernel code
+#   make shell      boot the rig with a shell on the console
 #   make debug-kernel   6.12 with KASAN, lockdep, KUnit, noiommu, iommufd, our driver
+#
+# make check runs on both guest kernels (CHECK_KERNELS="debian debug");
+# KERNEL=debug runs demo and shell on the debug kernel instead of Debian's.
 
 RIG := tools/testing/vfio-nvme-rig
 B := $(CURDIR)/build
 export B
 J ?= $(shell nproc)
 export J
+KERNEL ?= debian
 
 KREL := 6.12.117+deb12-amd64
 KROOT := $(B)/kroot
 KHDR := $(KROOT)/usr/src/linux-headers-$(KREL)
-KSRC := $(B)/linux-source-6.12
 ST := tools/testing/selftests/vfio-nvme
-ST_KSRC := $(KSRC)/tools/testing/selftests/vfio-nvme
 OUR_KO := drivers/vfio/pci/nvme/nvme-vfio-pci.ko
-INITRD := $(B)/initramfs.cpio.gz
 LOGDIR := $(B)/logs
+DEBUG_KERNEL := $(B)/debug-kroot/bzImage
 
-DRIVER_SRC := $(shell find drivers include -name '*.[ch]' -o -name Kconfig -o -name Makefile 2>/dev/null) Kbuild
+DRIVER_SRC := Kbuild $(shell find drivers include -name '*.[ch]' -o -name Kconfig -o -name Makefile 2>/dev/null)
 ST_SRC := $(shell find $(ST) -type f)
+DOC_SRC := $(shell find Documentation -type f 2>/dev/null)
 GUEST := $(wildcard $(RIG)/guest/*)
+
+INITRD_debian := $(B)/initramfs.cpio.gz
+VM_KERNEL_debian := $(KROOT)/boot/vmlinuz-$(KREL)
+INITRD_debug := $(B)/initramfs-debug.cpio.gz
+VM_KERNEL_debug := $(DEBUG_KERNEL)
+export INITRD_debian INITRD_debug VM_KERNEL_debian VM_KERNEL_debug
+ifeq ($(INITRD_$(KERNEL)),)
+$(error KERNEL must be debian or debug)
+endif
+INITRD := $(INITRD_$(KERNEL))
+VM := VM_KERNEL=$(VM_KERNEL_$(KERNEL)) VM_INITRD=$(INITRD) $(RIG)/run-vm.sh
 
 .PHONY: all check demo shell lint deps qemu debug-kernel clean distclean
 all: $(INITRD) qemu
@@ -41,47 +55,68 @@ $(B)/.fetched: $(B)/.deps $(RIG)/fetch-kernel.sh
 	$(RIG)/fetch-kernel.sh
 	@touch $@
 
-$(B)/nvme-host/.built: $(B)/.fetched $(RIG)/build-nvme-host.sh $(wildcard patches/linux/*)
+# linux-source with our patches and files: the base of every kernel-side build
+$(B)/linux/.prepared: $(B)/.fetched $(RIG)/prepare-tree.sh $(wildcard patches/linux/*) \
+		$(DRIVER_SRC) $(ST_SRC) $(DOC_SRC)
+	$(RIG)/prepare-tree.sh
+	@touch $@
+
+$(B)/nvme-host/.built: $(B)/linux/.prepared $(RIG)/build-nvme-host.sh
 	$(RIG)/build-nvme-host.sh
 	@touch $@
 
-$(OUR_KO): $(B)/.fetched $(B)/nvme-host/.built $(DRIVER_SRC)
+$(OUR_KO): $(B)/nvme-host/.built $(DRIVER_SRC)
 	$(MAKE) -C $(KHDR) M=$(CURDIR) CONFIG_NVME_VFIO_PCI=m \
-		KBUILD_EXTRA_SYMBOLS=$(B)/nvme-host/drivers/nvme/host/Module.symvers modules
+		KBUILD_EXTRA_SYMBOLS=$(B)/nvme-host/Module.symvers modules
 
-# the selftests build inside the kernel source, with the kernel's own lib.mk
-$(B)/selftests/.built: $(B)/.fetched $(ST_SRC)
-	rm -rf $(ST_KSRC) && cp -r $(ST) $(ST_KSRC) && mkdir -p $(B)/selftests
-	$(MAKE) -C $(ST_KSRC) OUTPUT=$(B)/selftests KHDR_INCLUDES="-isystem $(B)/uapi/include"
+# the selftests build inside the kernel tree, with the kernel's own lib.mk
+$(B)/selftests/.built: $(B)/linux/.prepared
+	mkdir -p $(B)/selftests
+	$(MAKE) -C $(B)/linux/$(ST) OUTPUT=$(B)/selftests KHDR_INCLUDES="-isystem $(B)/uapi/include"
 	cp $(ST)/settings $(B)/selftests/
 	@touch $@
 
-$(INITRD): $(RIG)/mkinitramfs.sh $(OUR_KO) $(B)/selftests/.built $(B)/nvme-host/.built $(GUEST)
-	$(RIG)/mkinitramfs.sh $@ $(KROOT) $(KREL) $(B)/nvme-host/drivers/nvme/host \
-		$(OUR_KO) -- $(B)/selftests
+$(B)/initramfs.cpio.gz: $(RIG)/mkinitramfs.sh $(OUR_KO) $(B)/selftests/.built $(GUEST)
+	$(RIG)/mkinitramfs.sh $@ $(KROOT) $(KREL) $(B)/nvme-host $(OUR_KO) -- $(B)/selftests
+
+$(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftests/.built $(GUEST)
+	$(RIG)/mkinitramfs.sh $@ $(B)/debug-kroot $$(cat $(B)/debug-kroot/kernelrelease) - -- $(B)/selftests
+
+debug-kernel: $(DEBUG_KERNEL)
+$(DEBUG_KERNEL): $(B)/linux/.prepared $(RIG)/build-debug-kernel.sh
+	$(RIG)/build-debug-kernel.sh
 
 qemu: $(B)/.deps
 	$(RIG)/build-qemu.sh
 
-check: all
-	@rm -f $(LOGDIR)/check.log
-	@echo "booting the rig (TCG); console log: $(LOGDIR)/check.log"
-	-$(RIG)/run-vm.sh check $(LOGDIR)/check.log
-	@grep -E '^(RIG|QEMU)' $(LOGDIR)/check.log || true
-	$(RIG)/tap-summary.sh $(LOGDIR)/check.log
+# every selftest on Debian's kernel and on the debug kernel (KASAN, lockdep)
+CHECK_KERNELS ?= debian debug
+check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
+	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log
+	$(RIG)/lint.sh > $(LOGDIR)/lint.log 2>&1; grep -v '^RESULT' $(LOGDIR)/lint.log || true
+	@for k in $(CHECK_KERNELS); do \
+		echo "booting the rig on the $$k kernel (TCG); console log: $(LOGDIR)/check-$$k.log"; \
+		VM_KERNEL=$$(eval echo \$$VM_KERNEL_$$k) VM_INITRD=$$(eval echo \$$INITRD_$$k) \
+			$(RIG)/run-vm.sh check $(LOGDIR)/check-$$k.log; \
+		grep -E '^(RIG|QEMU)' $(LOGDIR)/check-$$k.log; \
+	done; true
+	$(RIG)/tap-summary.sh $(LOGDIR)/lint.log $(foreach k,$(CHECK_KERNELS),$(LOGDIR)/check-$(k).log)
 
 demo: all
 	@rm -f $(LOGDIR)/demo.log
-	-$(RIG)/run-vm.sh demo $(LOGDIR)/demo.log
+	-$(VM) demo $(LOGDIR)/demo.log
 	@sed -n '/^RIG: /,$$p' $(LOGDIR)/demo.log
 	@grep -q 'RIG-DONE rc=0' $(LOGDIR)/demo.log
 
+lint: $(OUR_KO)
+	$(RIG)/lint.sh
+
 shell: all
-	$(RIG)/run-vm.sh shell /dev/null
+	$(VM) shell /dev/null
 
 clean:
 	-$(MAKE) -C $(KHDR) M=$(CURDIR) clean
-	rm -rf $(B)/selftests $(B)/nvme-host $(INITRD) $(LOGDIR)
+	rm -rf $(B)/selftests $(B)/nvme-host $(B)/initramfs*.cpio.gz $(LOGDIR)
 
 distclean:
 	rm -rf $(B)

@@ -4,6 +4,7 @@
 # (with drivers/nvme/host replaced by our rebuilt, patched modules and our own
 # modules added), nvme-cli, the selftests and the guest scripts.
 # usage: mkinitramfs.sh OUT.cpio.gz MODROOT KREL NVME_HOST_DIR OUR_KO... -- SELFTEST_DIR
+# (NVME_HOST_DIR "-" and no OUR_KO for a kernel built with everything in tree)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -23,7 +24,7 @@ for a in $("$W/bin/busybox" --list); do [ -e "$W/bin/$a" ] || ln -s busybox "$W/
 # the closure of the modules the tests load, decompressed for busybox modprobe
 M=$W/lib/modules/$KV
 mkdir -p "$M"
-for m in nvme nvme-core vfio vfio-pci vfio-pci-core vfio_iommu_type1 iommufd irqbypass; do
+for m in nvme nvme-core vfio vfio-pci vfio-pci-core vfio_iommu_type1 iommufd irqbypass nvme-vfio-pci; do
 	# a module may be built in, or absent (Debian has no iommufd)
 	{ modprobe -d "$MODROOT" -S "$KV" --show-depends "$m" 2>/dev/null || true; } |
 		awk '$1=="insmod"{print $2}'
@@ -38,7 +39,7 @@ done | sort -u | while read -r f; do
 	esac
 done
 # drivers/nvme/host as we rebuilt it (PF-side patch applied) replaces the stock modules
-for ko in "$NVMEHOST"/*.ko; do
+for ko in $([ -d "$NVMEHOST" ] && ls "$NVMEHOST"/*.ko); do
 	dst=$(find "$M/kernel/drivers/nvme/host" -name "$(basename "$ko")" | head -1)
 	[ -n "$dst" ] && cp "$ko" "$dst"
 done

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Kernel code standards for the driver and headers: checkpatch --strict (files and
+# the patch series), sparse (C=2) and a W=1 build, all against 6.12.  Prints one
+# "RESULT ok|not ok NAME" line per check (tap-summary.sh counts them) and the
+# findings above it.
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+cd "$TOP"
+
+result() { # name status output
+	if [ "$2" = 0 ]; then
+		echo "RESULT ok lint: $1"
+	else
+		printf '%s\n' "$3" | sed 's/^/  /' | head -60
+		echo "RESULT not ok lint: $1"
+	fi
+}
+
+CP="$B/linux/scripts/checkpatch.pl --strict --no-tree --quiet --show-types"
+src=$(git ls-files drivers include | grep -E '\.[ch]$')
+out=$($CP -f $src 2>&1); rc=$?
+result "checkpatch --strict on drivers/ include/" $rc "$out"
+
+rc=0; out=""
+while read -r p; do
+	case $p in ''|'#'*) continue ;; esac
+	o=$($CP "patches/linux/$p" 2>&1) || { rc=1; out+="$p:"$'\n'"$o"$'\n'; }
+done < patches/linux/series
+result "checkpatch --strict on patches/linux" $rc "$out"
+
+kbuild() { # extra make arguments...
+	make -C "$KHDR" M="$TOP" CONFIG_NVME_VFIO_PCI=m \
+		KBUILD_EXTRA_SYMBOLS="$B/nvme-host/Module.symvers" "$@" modules 2>&1
+}
+out=$(kbuild C=2 CHECK="sparse -Wno-unknown-attribute" | grep -E ': (warning|error):'); rc=$?
+result "sparse (C=2)" $((!rc)) "$out"
+
+# W=1 needs the objects rebuilt; build into a scratch copy so the tree stays as it was
+rm -rf "$B/lint-w1" && mkdir -p "$B/lint-w1"
+git ls-files Kbuild drivers include | cpio -pdm --quiet "$B/lint-w1"
+out=$(make -C "$KHDR" M="$B/lint-w1" CONFIG_NVME_VFIO_PCI=m W=1 \
+	KBUILD_EXTRA_SYMBOLS="$B/nvme-host/Module.symvers" modules 2>&1 | grep -E ': (warning|error):'); rc=$?
+result "W=1 build" $((!rc)) "$out"
+rm -rf "$B/lint-w1"

@@ -105,7 +105,7 @@ check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
 demo: all
 	@rm -f $(LOGDIR)/demo.log
 	-$(VM) demo $(LOGDIR)/demo.log
-	@sed -n '/^RIG: /,$$p' $(LOGDIR)/demo.log
+	@sed -n '/RIG: /,$$p' $(LOGDIR)/demo.log | tr -d '\r' | grep -v 'reboot: Power down' 
 	@grep -q 'RIG-DONE rc=0' $(LOGDIR)/demo.log
 
 lint: $(OUR_KO)

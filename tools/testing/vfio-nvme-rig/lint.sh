@@ -25,7 +25,9 @@ result "checkpatch --strict on drivers/ include/" $rc "$out"
 rc=0; out=""
 while read -r p; do
 	case $p in ''|'#'*) continue ;; esac
-	o=$($CP "patches/linux/$p" 2>&1) || { rc=1; out+="$p:"$'\n'"$o"$'\n'; }
+	# outside the work tree: inside a git checkout checkpatch reads a
+	# patch's blank context lines as added lines with trailing white space
+	o=$(cd "$B" && $CP "$TOP/patches/linux/$p" 2>&1) || { rc=1; out+="$p:"$'\n'"$o"$'\n'; }
 done < patches/linux/series
 result "checkpatch --strict on patches/linux" $rc "$out"
 

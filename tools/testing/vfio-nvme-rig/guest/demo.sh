@@ -6,12 +6,13 @@
 up() { cut -d' ' -f1 /proc/uptime; }
 step() { echo "DEMO [$(up)s] $*"; }
 
-for pf in 0 1; do vfio-nvme-setup list $pf || exit 1; done
 VF=$(vfio-nvme-setup list 0 | sed -n 's/^  VF 1 \([^ ]*\) .*/\1/p')
 step "bind source VF $VF to nvme"
 vfio-nvme-setup bind "$VF" nvme || exit 1
-for i in $(seq 100); do ls /sys/bus/pci/devices/$VF/nvme/*/nvme*n1 >/dev/null 2>&1 && break; sleep 0.05; done
-NS=/dev/$(basename "$(ls -d /sys/bus/pci/devices/$VF/nvme/*/nvme*n1 | head -1)")
+# multipath is off (nvme_core.multipath=0): the VF's namespace has a node of its own
+for i in $(seq 100); do ls -d /sys/bus/pci/devices/$VF/nvme/nvme*/nvme*n1 >/dev/null 2>&1 && break; sleep 0.05; done
+NS=/dev/$(basename "$(ls -d /sys/bus/pci/devices/$VF/nvme/nvme*/nvme*n1 | head -1)")
+[ -b "$NS" ] || { step "no block device for the VF's namespace"; exit 1; }
 step "namespace $NS on the VF: $(cat /sys/block/$(basename $NS)/size) sectors"
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
 step "write 8 MiB through the VF"

@@ -58,19 +58,49 @@ int nvme_pf_release_flexible(struct nvme_pf *pf);
 int nvme_pf_vf_online(struct nvme_pf *pf, int vfn, uint16_t nvq, uint16_t nvi);
 int nvme_pf_vf_offline(struct nvme_pf *pf, int vfn);
 
-/* VFIO (group/container API with the type1 IOMMU backend) */
+/*
+ * VFIO, group/container API with the type1 IOMMU backend.  Devices opened in
+ * one container share one IOVA space, as the source and destination VF of a
+ * migration do in a VMM.
+ */
+struct vfio_ctr {
+	int fd;
+	int groups[8];
+	int ngroups;
+	bool iommu_set;
+	uint64_t next_iova;
+};
+
 struct vfio_dev {
-	int container;
+	struct vfio_ctr *ctr;
+	struct vfio_ctr own;	/* used by vfio_dev_open() */
 	int group;
 	int fd;
 	char bdf[BDF_LEN];
 };
 
+struct vfio_dma {
+	void *va;
+	uint64_t iova;
+	size_t size;
+};
+
+int vfio_ctr_open(struct vfio_ctr *ctr);
+void vfio_ctr_close(struct vfio_ctr *ctr);
+/* open bdf in ctr, or (vfio_dev_open) in a container of its own */
+int vfio_dev_open_in(struct vfio_ctr *ctr, const char *bdf, struct vfio_dev *dev);
 int vfio_dev_open(const char *bdf, struct vfio_dev *dev);
 void vfio_dev_close(struct vfio_dev *dev);
 /* read or write len bytes at offset of a VFIO region, 0 or -errno */
 int vfio_region_read(struct vfio_dev *dev, int index, uint64_t off, void *buf, size_t len);
 int vfio_region_write(struct vfio_dev *dev, int index, uint64_t off, const void *buf, size_t len);
+/* mmap a BAR, NULL on failure */
+void *vfio_bar_map(struct vfio_dev *dev, int index, size_t *size);
+/* enable memory decoding and bus mastering */
+int vfio_pci_enable_dma(struct vfio_dev *dev);
+/* zeroed memory mapped for DMA at a fresh IOVA of the container */
+int vfio_dma_alloc(struct vfio_ctr *ctr, size_t size, struct vfio_dma *dma);
+void vfio_dma_free(struct vfio_ctr *ctr, struct vfio_dma *dma);
 
 /* wait up to ms milliseconds for path to exist */
 bool wait_for_path(const char *path, int ms);

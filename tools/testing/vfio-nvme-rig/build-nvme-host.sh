@@ -14,4 +14,5 @@ if ! diff -rq -x '*.o' -x '*.ko' -x '*.cmd' -x '*.mod' -x '*.mod.c' -x modules.o
 	mkdir -p "$(dirname "$T")"
 	cp -r "$B/linux/drivers/nvme/host" "$T"
 fi
-make -s -C "$KHDR" M="$T" -j"$J" modules
+# our include/ holds the headers the patches add (include/linux/nvme-lm.h ...)
+make -s -C "$KHDR" M="$T" -j"$J" KCPPFLAGS="-I$TOP/include" modules

@@ -4,29 +4,49 @@
  *
  * The driver binds the virtual functions of NVMe devices (each one a
  * secondary controller of the physical function's primary controller).
- * Everything a guest sees is handled by vfio-pci-core.
+ * Everything a guest sees is handled by vfio-pci-core.  When the PF's
+ * controller supports host managed live migration (NVMe TP4159), the VF
+ * can be migrated through the VFIO migration uAPI (lm.c); the commands go
+ * to the PF through the typed helpers nvme-pci exports (cmd.c).
  */
 
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
 
-struct nvmevf_pci_core_device {
-	struct vfio_pci_core_device core_device;
-};
+#include "nvmevf.h"
 
 static int nvmevf_pci_open_device(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(core_vdev);
+	struct vfio_pci_core_device *vdev = &nvmevf_dev->core_device;
 	int ret;
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
 		return ret;
 
+	if (nvmevf_dev->lm) {
+		mutex_lock(&nvmevf_dev->state_mutex);
+		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_dev->last_errno = 0;
+		nvmevf_state_mutex_unlock(nvmevf_dev);
+	}
 	vfio_pci_core_finish_enable(vdev);
 	return 0;
+}
+
+static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(core_vdev);
+
+	/* the core's function reset that follows ends any suspend */
+	if (nvmevf_dev->lm) {
+		mutex_lock(&nvmevf_dev->state_mutex);
+		nvmevf_disable_fds(nvmevf_dev);
+		nvmevf_state_mutex_unlock(nvmevf_dev);
+	}
+	vfio_pci_core_close_device(core_vdev);
 }
 
 static const struct vfio_device_ops nvmevf_pci_ops = {
@@ -34,7 +54,7 @@ static const struct vfio_device_ops nvmevf_pci_ops = {
 	.init = vfio_pci_core_init_dev,
 	.release = vfio_pci_core_release_dev,
 	.open_device = nvmevf_pci_open_device,
-	.close_device = vfio_pci_core_close_device,
+	.close_device = nvmevf_pci_close_device,
 	.ioctl = vfio_pci_core_ioctl,
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
@@ -49,6 +69,46 @@ static const struct vfio_device_ops nvmevf_pci_ops = {
 };
 
 static const struct pci_device_id nvmevf_pci_table[];
+
+/* attach the PF's live migration helpers, or pass through without migration */
+static int nvmevf_pci_init_migration(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	struct pci_dev *pdev = nvmevf_dev->core_device.pdev;
+	struct nvme_lm_vf *lm;
+	int ret;
+
+	lm = nvme_lm_vf_get(pdev);
+	if (IS_ERR(lm)) {
+		ret = PTR_ERR(lm);
+		if (ret != -EOPNOTSUPP && ret != -EINVAL)
+			return ret;
+		pci_info(pdev, "PF %s without host managed live migration: no migration\n",
+			 pci_name(pci_physfn(pdev)));
+		return 0;
+	}
+	nvmevf_dev->lm = lm;
+	ret = nvmevf_mig_init(nvmevf_dev);
+	if (ret) {
+		pci_err(pdev, "cannot set up live migration: %d\n", ret);
+		nvme_lm_vf_put(lm);
+		nvmevf_dev->lm = NULL;
+		return ret;
+	}
+	pci_info(pdev, "live migration through PF %s, secondary controller %u\n",
+		 pci_name(pci_physfn(pdev)), nvme_lm_vf_cntlid(lm));
+	nvmevf_debugfs_init(nvmevf_dev);
+	return 0;
+}
+
+static void nvmevf_pci_exit_migration(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	if (!nvmevf_dev->lm)
+		return;
+	nvmevf_debugfs_exit(nvmevf_dev);
+	mutex_destroy(&nvmevf_dev->state_mutex);
+	nvme_lm_vf_put(nvmevf_dev->lm);
+	nvmevf_dev->lm = NULL;
+}
 
 static int nvmevf_pci_probe(struct pci_dev *pdev,
 			    const struct pci_device_id *id)
@@ -76,19 +136,46 @@ static int nvmevf_pci_probe(struct pci_dev *pdev,
 		return PTR_ERR(nvmevf_dev);
 
 	dev_set_drvdata(&pdev->dev, &nvmevf_dev->core_device);
+	ret = nvmevf_pci_init_migration(nvmevf_dev);
+	if (ret)
+		goto out_put;
 	ret = vfio_pci_core_register_device(&nvmevf_dev->core_device);
 	if (ret)
-		vfio_put_device(&nvmevf_dev->core_device.vdev);
+		goto out_exit;
+	return 0;
+
+out_exit:
+	nvmevf_pci_exit_migration(nvmevf_dev);
+out_put:
+	vfio_put_device(&nvmevf_dev->core_device.vdev);
 	return ret;
 }
 
 static void nvmevf_pci_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core_device = dev_get_drvdata(&pdev->dev);
+	struct nvmevf_pci_core_device *nvmevf_dev =
+		nvmevf_from_vdev(&core_device->vdev);
 
 	vfio_pci_core_unregister_device(core_device);
+	nvmevf_pci_exit_migration(nvmevf_dev);
 	vfio_put_device(&core_device->vdev);
 }
+
+static void nvmevf_pci_aer_reset_done(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core_device = dev_get_drvdata(&pdev->dev);
+	struct nvmevf_pci_core_device *nvmevf_dev =
+		nvmevf_from_vdev(&core_device->vdev);
+
+	if (nvmevf_dev->lm)
+		nvmevf_mig_reset(nvmevf_dev);
+}
+
+static const struct pci_error_handlers nvmevf_err_handlers = {
+	.reset_done = nvmevf_pci_aer_reset_done,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
 
 /*
  * TP4159 is a standard NVMe interface, so the driver matches on the NVMe
@@ -110,10 +197,11 @@ static struct pci_driver nvmevf_pci_driver = {
 	.id_table = nvmevf_pci_table,
 	.probe = nvmevf_pci_probe,
 	.remove = nvmevf_pci_remove,
-	.err_handler = &vfio_pci_core_err_handlers,
+	.err_handler = &nvmevf_err_handlers,
 	.driver_managed_dma = true,
 };
 module_pci_driver(nvmevf_pci_driver);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("VFIO PCI variant driver for NVMe SR-IOV virtual functions");
+MODULE_SOFTDEP("pre: nvme");

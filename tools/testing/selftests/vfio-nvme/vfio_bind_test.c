@@ -26,14 +26,17 @@ FIXTURE(vf) {
 
 FIXTURE_VARIANT(vf) {
 	const char *driver;
+	bool migration;
 };
 
 FIXTURE_VARIANT_ADD(vf, vfio_pci) {
 	.driver = "vfio-pci",
 };
 
+/* the rig's PFs support host managed live migration */
 FIXTURE_VARIANT_ADD(vf, nvme_vfio_pci) {
 	.driver = "nvme_vfio_pci",
+	.migration = true,
 };
 
 FIXTURE_SETUP(vf)
@@ -106,8 +109,8 @@ TEST_F(vf, bar0_cap_and_vs)
 	EXPECT_NE(~0ULL, cap);
 }
 
-/* without TP4159 on the PF, no driver offers migration */
-TEST_F(vf, no_migration_without_tp4159)
+/* nvme-vfio-pci offers migration with STOP_COPY, P2P and PRE_COPY; vfio-pci none */
+TEST_F(vf, migration_feature)
 {
 	struct {
 		struct vfio_device_feature hdr;
@@ -117,8 +120,14 @@ TEST_F(vf, no_migration_without_tp4159)
 		.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
 	};
 
-	EXPECT_EQ(-1, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &f));
-	EXPECT_EQ(ENOTTY, errno);
+	if (!variant->migration) {
+		EXPECT_EQ(-1, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &f));
+		EXPECT_EQ(ENOTTY, errno);
+		return;
+	}
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &f));
+	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY,
+		  f.mig.flags);
 }
 
 TEST_HARNESS_MAIN

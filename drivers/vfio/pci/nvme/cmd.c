@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nvme-vfio-pci: the live migration commands for one VF, through the typed
+ * helpers of the PF's nvme-pci driver.  Every helper runs under the device's
+ * state_mutex.
+ */
+#include <linux/lockdep.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+#include <linux/vmalloc.h>
+
+#include "nvmevf.h"
+
+/* largest piece of controller state moved by one command */
+#define NVMEVF_STATE_CHUNK	(64 * 1024)
+
+static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	return &nvmevf_dev->core_device.pdev->dev;
+}
+
+int nvmevf_cmd_suspend(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	return nvme_lm_suspend(nvmevf_dev->lm);
+}
+
+int nvmevf_cmd_resume(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	return nvme_lm_resume(nvmevf_dev->lm);
+}
+
+/* the size of the suspended controller's state, from its header */
+int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
+{
+	struct nvme_lm_ctrl_state_hdr hdr;
+	u64 css, vss;
+	int ret;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
+				nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr), NULL);
+	if (ret)
+		return ret;
+	css = le64_to_cpu(hdr.nvmecss[0]);
+	vss = le64_to_cpu(hdr.vss[0]);
+	if (hdr.nvmecss[1] || hdr.vss[1] ||
+	    css + vss > (NVMEVF_MIG_MAX_LEN - sizeof(hdr)) / 4) {
+		dev_err(nvmevf_dev_of(nvmevf_dev),
+			"controller state of %llu + %llu dwords is too large\n",
+			css, vss);
+		return -EOVERFLOW;
+	}
+	*len = sizeof(hdr) + 4 * (css + vss);
+	return 0;
+}
+
+int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
+			  size_t len)
+{
+	size_t off, n;
+	bool suspended = false;
+	int ret;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	for (off = 0; off < len; off += n) {
+		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
+		ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
+					nvmevf_dev->csuuidi, off, buf + off, n,
+					&suspended);
+		if (ret)
+			return ret;
+		if (!suspended)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* 1-based index of version @ver, or of UUID @uuid, in a CNS 20h list; 0 if absent */
+static u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
+			   const u8 *uuid)
+{
+	const u8 *p = f->data;
+	int i;
+
+	if (!uuid) {
+		for (i = 0; i < f->nv; i++, p += 2)
+			if (get_unaligned_le16(p) == ver)
+				return i + 1;
+		return 0;
+	}
+	p += 2 * f->nv;
+	for (i = 0; i < f->nuuid && p + NVME_LM_UUID_LEN <= f->data + sizeof(f->data);
+	     i++, p += NVME_LM_UUID_LEN)
+		if (!memcmp(p, uuid, NVME_LM_UUID_LEN))
+			return i + 1;
+	return 0;
+}
+
+/*
+ * Apply @len bytes of state saved by a source described by @src: find the
+ * same formats in this PF's list, then Set Controller State in pieces.
+ */
+int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
+			  const struct nvmevf_mig_hdr *src, const u8 *buf,
+			  size_t len)
+{
+	struct nvme_lm_ctrl_state_fmts *fmts;
+	u8 csvi, csuuidi = 0, seqind;
+	size_t off, n;
+	int ret;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
+	if (!fmts)
+		return -ENOMEM;
+	ret = nvme_lm_state_formats(nvmevf_dev->lm, fmts);
+	if (ret)
+		goto out;
+	csvi = nvmevf_fmt_index(fmts, le16_to_cpu(src->state_ver), NULL);
+	if (le16_to_cpu(src->flags) & NVMEVF_HDR_VS)
+		csuuidi = nvmevf_fmt_index(fmts, 0, src->vs_uuid);
+	if (!csvi || (!csuuidi && (le16_to_cpu(src->flags) & NVMEVF_HDR_VS))) {
+		dev_err(nvmevf_dev_of(nvmevf_dev),
+			"controller state format %#x%s is not supported here\n",
+			le16_to_cpu(src->state_ver),
+			csvi ? " (vendor format)" : "");
+		ret = -EINVAL;
+		goto out;
+	}
+	for (off = 0; off < len; off += n) {
+		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
+		if (n == len)
+			seqind = NVME_LM_SEQIND_ENTIRE;
+		else if (!off)
+			seqind = NVME_LM_SEQIND_FIRST;
+		else if (off + n == len)
+			seqind = NVME_LM_SEQIND_LAST;
+		else
+			seqind = NVME_LM_SEQIND_MIDDLE;
+		ret = nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi, csuuidi,
+					off, buf + off, n);
+		if (ret)
+			break;
+	}
+out:
+	kfree(fmts);
+	return ret;
+}
+
+/* describe this VF for the stream header, and pick the formats to save with */
+int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct nvmevf_mig_hdr *hdr)
+{
+	struct pci_dev *pf = pci_physfn(nvmevf_dev->core_device.pdev);
+	struct nvme_lm_ctrl_state_fmts *fmts;
+	u16 nvq, nvi;
+	int ret;
+
+	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
+	if (!fmts)
+		return -ENOMEM;
+	ret = nvme_lm_state_formats(nvmevf_dev->lm, fmts);
+	if (!ret)
+		ret = nvme_lm_vf_resources(nvmevf_dev->lm, &nvq, &nvi);
+	if (ret)
+		goto out;
+	if (!fmts->nv) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->magic = cpu_to_le32(NVMEVF_MIG_MAGIC);
+	hdr->version = cpu_to_le16(NVMEVF_MIG_VERSION);
+	hdr->pf_vendor = cpu_to_le16(pf->vendor);
+	hdr->pf_device = cpu_to_le16(pf->device);
+	/* the first NVMe-defined version; the first vendor format, if any */
+	hdr->state_ver = cpu_to_le16(get_unaligned_le16(fmts->data));
+	hdr->nvq = cpu_to_le16(nvq);
+	hdr->nvi = cpu_to_le16(nvi);
+	nvmevf_dev->csvi = 1;
+	nvmevf_dev->csuuidi = 0;
+	if (fmts->nuuid) {
+		hdr->flags = cpu_to_le16(NVMEVF_HDR_VS);
+		memcpy(hdr->vs_uuid, fmts->data + 2 * fmts->nv, NVME_LM_UUID_LEN);
+		nvmevf_dev->csuuidi = 1;
+	}
+out:
+	kfree(fmts);
+	return ret;
+}

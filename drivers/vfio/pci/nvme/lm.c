@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nvme-vfio-pci: the VFIO migration state machine and migration data files.
+ *
+ * TP4159 has one way to quiesce a controller, Suspend, which stops all of
+ * its DMA and command processing, peer to peer or not.  So RUNNING_P2P and
+ * PRE_COPY_P2P are the suspended controller, and STOP is too: the P2P <->
+ * STOP arcs have nothing left to do.  The controller state can only be read
+ * from a suspended controller, so PRE_COPY carries the stream header (what
+ * the source is, for an early compatibility check) and the state follows at
+ * STOP_COPY.  The stream format is in stream.h.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/vmalloc.h>
+
+#include "nvmevf.h"
+
+static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	return &nvmevf_dev->core_device.pdev->dev;
+}
+
+static int nvmevf_migf_reserve(struct nvmevf_migration_file *migf, size_t more)
+{
+	size_t want;
+	u8 *buf;
+
+	if (check_add_overflow(migf->len, more, &want) || want > NVMEVF_MIG_MAX_LEN)
+		return -EFBIG;
+	if (want <= migf->cap)
+		return 0;
+	want = max_t(size_t, want, min_t(size_t, 2 * migf->cap, NVMEVF_MIG_MAX_LEN));
+	buf = kvrealloc(migf->buf, want, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	migf->buf = buf;
+	migf->cap = want;
+	return 0;
+}
+
+/* append a record; its payload is left for the caller to fill */
+static u8 *nvmevf_migf_add_rec(struct nvmevf_migration_file *migf, u32 tag,
+			       size_t len)
+{
+	struct nvmevf_mig_rec rec = {
+		.tag = cpu_to_le32(tag),
+		.len = cpu_to_le64(len),
+	};
+	u8 *payload;
+
+	if (nvmevf_migf_reserve(migf, sizeof(rec) + len))
+		return NULL;
+	memcpy(migf->buf + migf->len, &rec, sizeof(rec));
+	payload = migf->buf + migf->len + sizeof(rec);
+	migf->len += sizeof(rec) + len;
+	return payload;
+}
+
+static void nvmevf_disable_fd(struct nvmevf_migration_file *migf)
+{
+	mutex_lock(&migf->lock);
+	WRITE_ONCE(migf->disabled, true);
+	migf->filp->f_pos = 0;
+	mutex_unlock(&migf->lock);
+}
+
+/*
+ * @locked: take each file's lock to stop I/O in progress.  The reset path
+ * must not: it runs under the VFIO core's memory_lock, which a page fault
+ * inside a file's read() takes after the file's lock.  Without it, I/O
+ * already past its check finishes and the next read() or write() fails.
+ */
+static void nvmevf_put_fds(struct nvmevf_pci_core_device *nvmevf_dev, bool locked)
+{
+	struct nvmevf_migration_file **slots[] = {
+		&nvmevf_dev->saving_migf, &nvmevf_dev->resuming_migf,
+	};
+	int i;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	for (i = 0; i < ARRAY_SIZE(slots); i++) {
+		struct nvmevf_migration_file *migf = *slots[i];
+
+		if (!migf)
+			continue;
+		if (locked)
+			nvmevf_disable_fd(migf);
+		else
+			WRITE_ONCE(migf->disabled, true);
+		fput(migf->filp);
+		*slots[i] = NULL;
+	}
+}
+
+void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	nvmevf_put_fds(nvmevf_dev, true);
+}
+
+static int nvmevf_release_file(struct inode *inode, struct file *filp)
+{
+	struct nvmevf_migration_file *migf = filp->private_data;
+
+	nvmevf_disable_fd(migf);
+	mutex_destroy(&migf->lock);
+	kvfree(migf->buf);
+	kfree(migf);
+	return 0;
+}
+
+static ssize_t nvmevf_save_read(struct file *filp, char __user *buf, size_t len,
+				loff_t *pos)
+{
+	struct nvmevf_migration_file *migf = filp->private_data;
+	ssize_t done;
+
+	if (pos)
+		return -ESPIPE;
+	pos = &filp->f_pos;
+
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		done = -ENODEV;
+		goto out;
+	}
+	if (migf->pos == migf->len) {
+		/* a temporary end while the device runs (PRE_COPY) */
+		done = migf->complete ? 0 : -ENOMSG;
+		goto out;
+	}
+	len = min_t(size_t, len, migf->len - migf->pos);
+	if (copy_to_user(buf, migf->buf + migf->pos, len)) {
+		done = -EFAULT;
+		goto out;
+	}
+	migf->pos += len;
+	*pos += len;
+	done = len;
+out:
+	mutex_unlock(&migf->lock);
+	return done;
+}
+
+static long nvmevf_precopy_ioctl(struct file *filp, unsigned int cmd,
+				 unsigned long arg)
+{
+	struct nvmevf_migration_file *migf = filp->private_data;
+	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	struct vfio_precopy_info info = {};
+	unsigned long minsz;
+	int ret = 0;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	if (nvmevf_dev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+	    nvmevf_dev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ret = -EINVAL;
+		goto out;
+	}
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		ret = -ENODEV;
+	} else {
+		/*
+		 * Only the header is known before the device stops; the state
+		 * itself cannot be read from a running controller, so nothing
+		 * becomes dirty.
+		 */
+		info.initial_bytes = migf->len - migf->pos;
+		info.dirty_bytes = 0;
+	}
+	mutex_unlock(&migf->lock);
+out:
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static const struct file_operations nvmevf_save_fops = {
+	.owner = THIS_MODULE,
+	.read = nvmevf_save_read,
+	.unlocked_ioctl = nvmevf_precopy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = nvmevf_release_file,
+};
+
+/* check the source's description against this VF before anything is applied */
+static int nvmevf_check_hdr(struct nvmevf_pci_core_device *nvmevf_dev,
+			    const struct nvmevf_mig_hdr *src)
+{
+	const struct nvmevf_mig_hdr *here = &nvmevf_dev->compat;
+	struct device *dev = nvmevf_dev_of(nvmevf_dev);
+
+	if (le32_to_cpu(src->magic) != NVMEVF_MIG_MAGIC ||
+	    le16_to_cpu(src->version) != NVMEVF_MIG_VERSION) {
+		dev_err(dev, "migration stream version %u is not supported\n",
+			le16_to_cpu(src->version));
+		return -EINVAL;
+	}
+	if (src->state_ver != here->state_ver ||
+	    (src->flags & cpu_to_le16(NVMEVF_HDR_VS)) !=
+	    (here->flags & cpu_to_le16(NVMEVF_HDR_VS)) ||
+	    memcmp(src->vs_uuid, here->vs_uuid, sizeof(src->vs_uuid))) {
+		dev_err(dev, "source controller state format %#x is not this device's %#x\n",
+			le16_to_cpu(src->state_ver), le16_to_cpu(here->state_ver));
+		return -EINVAL;
+	}
+	if (le16_to_cpu(src->nvq) > le16_to_cpu(here->nvq) ||
+	    le16_to_cpu(src->nvi) > le16_to_cpu(here->nvi)) {
+		dev_err(dev, "source needs %u queue and %u interrupt resources, this VF has %u and %u\n",
+			le16_to_cpu(src->nvq), le16_to_cpu(src->nvi),
+			le16_to_cpu(here->nvq), le16_to_cpu(here->nvi));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* check every record that arrived complete; nothing read is trusted unchecked */
+static int nvmevf_resume_parse(struct nvmevf_migration_file *migf)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	struct nvmevf_mig_rec rec;
+	u64 len;
+	int ret;
+
+	while (migf->len - migf->parsed >= sizeof(rec)) {
+		memcpy(&rec, migf->buf + migf->parsed, sizeof(rec));
+		len = le64_to_cpu(rec.len);
+		if (migf->ended || len > NVMEVF_MIG_MAX_LEN)
+			return -EINVAL;
+		if (migf->len - migf->parsed - sizeof(rec) < len)
+			return 0;	/* wait for the rest of the record */
+
+		if (!migf->hdr && le32_to_cpu(rec.tag) != NVMEVF_TAG_HEADER)
+			return -EINVAL;
+		switch (le32_to_cpu(rec.tag)) {
+		case NVMEVF_TAG_HEADER:
+			if (migf->hdr || len != sizeof(struct nvmevf_mig_hdr))
+				return -EINVAL;
+			ret = nvmevf_check_hdr(nvmevf_dev, (void *)(migf->buf +
+					       migf->parsed + sizeof(rec)));
+			if (ret)
+				return ret;
+			migf->hdr = true;
+			break;
+		case NVMEVF_TAG_STATE: {
+			struct nvme_lm_ctrl_state_hdr sh;
+
+			if (migf->state_len || len < sizeof(sh))
+				return -EINVAL;
+			memcpy(&sh, migf->buf + migf->parsed + sizeof(rec), sizeof(sh));
+			if (sh.nvmecss[1] || sh.vss[1] ||
+			    le64_to_cpu(sh.nvmecss[0]) > NVMEVF_MIG_MAX_LEN / 4 ||
+			    le64_to_cpu(sh.vss[0]) > NVMEVF_MIG_MAX_LEN / 4 ||
+			    sizeof(sh) + 4 * (le64_to_cpu(sh.nvmecss[0]) +
+					      le64_to_cpu(sh.vss[0])) != len)
+				return -EINVAL;
+			migf->state_off = migf->parsed + sizeof(rec);
+			migf->state_len = len;
+			break;
+		}
+		case NVMEVF_TAG_END:
+			if (len)
+				return -EINVAL;
+			migf->ended = true;
+			break;
+		default:
+			if (!(le32_to_cpu(rec.flags) & NVMEVF_REC_OPTIONAL))
+				return -EINVAL;
+		}
+		migf->parsed += sizeof(rec) + len;
+	}
+	return 0;
+}
+
+static ssize_t nvmevf_resume_write(struct file *filp, const char __user *buf,
+				   size_t len, loff_t *pos)
+{
+	struct nvmevf_migration_file *migf = filp->private_data;
+	ssize_t done;
+	int ret;
+
+	if (pos)
+		return -ESPIPE;
+	pos = &filp->f_pos;
+
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		done = -ENODEV;
+		goto out;
+	}
+	ret = nvmevf_migf_reserve(migf, len);
+	if (ret) {
+		done = ret;
+		goto out;
+	}
+	if (copy_from_user(migf->buf + migf->len, buf, len)) {
+		done = -EFAULT;
+		goto out;
+	}
+	migf->len += len;
+	ret = nvmevf_resume_parse(migf);
+	if (ret) {
+		dev_err(nvmevf_dev_of(migf->nvmevf_dev),
+			"rejected migration stream at byte %zu: %d\n",
+			migf->parsed, ret);
+		/* the stream is unusable from here on */
+		WRITE_ONCE(migf->disabled, true);
+		done = ret;
+		goto out;
+	}
+	*pos += len;
+	done = len;
+out:
+	mutex_unlock(&migf->lock);
+	return done;
+}
+
+static const struct file_operations nvmevf_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = nvmevf_resume_write,
+	.release = nvmevf_release_file,
+};
+
+static struct nvmevf_migration_file *
+nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
+{
+	struct nvmevf_migration_file *migf;
+	struct file *filp;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	filp = anon_inode_getfile("nvmevf_mig",
+				  saving ? &nvmevf_save_fops : &nvmevf_resume_fops,
+				  migf, saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(filp)) {
+		kfree(migf);
+		return ERR_CAST(filp);
+	}
+	migf->filp = filp;
+	migf->nvmevf_dev = nvmevf_dev;
+	mutex_init(&migf->lock);
+	stream_open(filp->f_inode, filp);
+	return migf;
+}
+
+static struct nvmevf_migration_file *
+nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
+{
+	struct nvmevf_migration_file *migf;
+	u8 *hdr;
+
+	migf = nvmevf_migf_alloc(nvmevf_dev, true);
+	if (IS_ERR(migf))
+		return migf;
+	migf->precopy = precopy;
+	hdr = nvmevf_migf_add_rec(migf, NVMEVF_TAG_HEADER, sizeof(nvmevf_dev->compat));
+	if (!hdr) {
+		fput(migf->filp);
+		return ERR_PTR(-ENOMEM);
+	}
+	memcpy(hdr, &nvmevf_dev->compat, sizeof(nvmevf_dev->compat));
+	return migf;
+}
+
+/* the device is suspended: append its state and the end of the stream */
+static int nvmevf_save_state(struct nvmevf_migration_file *migf)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	size_t len;
+	u8 *state;
+	int ret;
+
+	ret = nvmevf_cmd_state_size(nvmevf_dev, &len);
+	if (ret)
+		return ret;
+	mutex_lock(&migf->lock);
+	state = nvmevf_migf_add_rec(migf, NVMEVF_TAG_STATE, len);
+	ret = state ? nvmevf_cmd_save_state(nvmevf_dev, state, len) : -ENOMEM;
+	if (!ret && !nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0))
+		ret = -ENOMEM;
+	if (!ret)
+		migf->complete = true;
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+static int nvmevf_load_state(struct nvmevf_migration_file *migf)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	int ret;
+
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled) || !migf->hdr || !migf->state_len || !migf->ended ||
+	    migf->parsed != migf->len) {
+		dev_err(nvmevf_dev_of(nvmevf_dev),
+			"incomplete migration stream (%zu bytes)\n", migf->len);
+		ret = -EINVAL;
+	} else {
+		ret = nvmevf_cmd_load_state(nvmevf_dev,
+					    (void *)(migf->buf + sizeof(struct nvmevf_mig_rec)),
+					    migf->buf + migf->state_off,
+					    migf->state_len);
+	}
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+static struct file *
+nvmevf_new_file(struct nvmevf_pci_core_device *nvmevf_dev,
+		struct nvmevf_migration_file *migf,
+		struct nvmevf_migration_file **slot)
+{
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	get_file(migf->filp);
+	*slot = migf;
+	return migf->filp;
+}
+
+/* one arc of the state machine; the core splits longer paths into arcs */
+static struct file *
+nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
+				u32 new)
+{
+	u32 cur = nvmevf_dev->mig_state;
+	struct nvmevf_migration_file *migf;
+	int ret;
+
+	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+		ret = nvmevf_cmd_suspend(nvmevf_dev);
+		return ret ? ERR_PTR(ret) : NULL;
+	}
+
+	if ((cur == VFIO_DEVICE_STATE_RUNNING_P2P && new == VFIO_DEVICE_STATE_RUNNING) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P && new == VFIO_DEVICE_STATE_PRE_COPY)) {
+		ret = nvmevf_cmd_resume(nvmevf_dev);
+		return ret ? ERR_PTR(ret) : NULL;
+	}
+
+	/* suspended in both */
+	if ((cur == VFIO_DEVICE_STATE_RUNNING_P2P && new == VFIO_DEVICE_STATE_STOP) ||
+	    (cur == VFIO_DEVICE_STATE_STOP && new == VFIO_DEVICE_STATE_RUNNING_P2P))
+		return NULL;
+
+	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_PRE_COPY) ||
+	    (cur == VFIO_DEVICE_STATE_RUNNING_P2P && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+		migf = nvmevf_save_file(nvmevf_dev, true);
+		return nvmevf_new_file(nvmevf_dev, migf, &nvmevf_dev->saving_migf);
+	}
+
+	if (cur == VFIO_DEVICE_STATE_STOP && new == VFIO_DEVICE_STATE_STOP_COPY) {
+		migf = nvmevf_save_file(nvmevf_dev, false);
+		if (IS_ERR(migf))
+			return ERR_CAST(migf);
+		ret = nvmevf_save_state(migf);
+		if (ret) {
+			fput(migf->filp);
+			return ERR_PTR(ret);
+		}
+		return nvmevf_new_file(nvmevf_dev, migf, &nvmevf_dev->saving_migf);
+	}
+
+	if (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P && new == VFIO_DEVICE_STATE_STOP_COPY) {
+		ret = nvmevf_save_state(nvmevf_dev->saving_migf);
+		return ret ? ERR_PTR(ret) : NULL;
+	}
+
+	if ((cur == VFIO_DEVICE_STATE_STOP_COPY && new == VFIO_DEVICE_STATE_STOP) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_RUNNING) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P && new == VFIO_DEVICE_STATE_RUNNING_P2P)) {
+		nvmevf_disable_fds(nvmevf_dev);
+		return NULL;
+	}
+
+	if (cur == VFIO_DEVICE_STATE_STOP && new == VFIO_DEVICE_STATE_RESUMING) {
+		migf = nvmevf_migf_alloc(nvmevf_dev, false);
+		return nvmevf_new_file(nvmevf_dev, migf, &nvmevf_dev->resuming_migf);
+	}
+
+	if (cur == VFIO_DEVICE_STATE_RESUMING && new == VFIO_DEVICE_STATE_STOP) {
+		ret = nvmevf_load_state(nvmevf_dev->resuming_migf);
+		if (ret)
+			return ERR_PTR(ret);
+		nvmevf_disable_fds(nvmevf_dev);
+		return NULL;
+	}
+
+	/* vfio_mig_get_next_state() only asks for the arcs above */
+	WARN_ON(true);
+	return ERR_PTR(-EINVAL);
+}
+
+/*
+ * Errors after which the device is known to be as it was: the PF refused
+ * the command (invalid, out of sequence, busy) or nothing was sent.  Any
+ * other failure leaves the device in an unknown state: ERROR, until reset.
+ */
+static bool nvmevf_error_is_clean(int err)
+{
+	return err == -EINVAL || err == -EPROTO || err == -EBUSY ||
+	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC;
+}
+
+static struct file *
+nvmevf_pci_set_device_state(struct vfio_device *vdev,
+			    enum vfio_device_mig_state new_state)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+	enum vfio_device_mig_state next_state;
+	struct file *res = NULL;
+	int ret;
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	while (new_state != nvmevf_dev->mig_state) {
+		ret = vfio_mig_get_next_state(vdev, nvmevf_dev->mig_state,
+					      new_state, &next_state);
+		if (ret) {
+			res = ERR_PTR(ret);
+			break;
+		}
+		res = nvmevf_step_device_state_locked(nvmevf_dev, next_state);
+		if (IS_ERR(res)) {
+			nvmevf_dev->last_errno = PTR_ERR(res);
+			dev_err(nvmevf_dev_of(nvmevf_dev),
+				"migration state %u -> %u failed: %ld%s\n",
+				nvmevf_dev->mig_state, next_state, PTR_ERR(res),
+				nvmevf_error_is_clean(PTR_ERR(res)) ? "" :
+				", device in ERROR until reset");
+			if (!nvmevf_error_is_clean(PTR_ERR(res)))
+				nvmevf_dev->mig_state = VFIO_DEVICE_STATE_ERROR;
+			break;
+		}
+		nvmevf_dev->mig_state = next_state;
+		if (WARN_ON(res && new_state != nvmevf_dev->mig_state)) {
+			fput(res);
+			res = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	return res;
+}
+
+static int nvmevf_pci_get_device_state(struct vfio_device *vdev,
+				       enum vfio_device_mig_state *curr_state)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	*curr_state = nvmevf_dev->mig_state;
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	return 0;
+}
+
+/*
+ * The STOP_COPY stream: exact while the controller is suspended (its state
+ * header gives the size); while it runs, the largest state its queue
+ * resources allow plus the vendor part's size when last seen, or 64 KiB.
+ */
+static int nvmevf_pci_get_data_size(struct vfio_device *vdev,
+				    unsigned long *stop_copy_length)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+	size_t overhead = 3 * sizeof(struct nvmevf_mig_rec) +
+			  sizeof(struct nvmevf_mig_hdr);
+	size_t len;
+	int ret = 0;
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	switch (nvmevf_dev->mig_state) {
+	case VFIO_DEVICE_STATE_STOP:
+	case VFIO_DEVICE_STATE_STOP_COPY:
+	case VFIO_DEVICE_STATE_RUNNING_P2P:
+	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
+		ret = nvmevf_cmd_state_size(nvmevf_dev, &len);
+		break;
+	default:
+		len = sizeof(struct nvme_lm_ctrl_state_hdr) + 8 +
+		      2 * 24 * le16_to_cpu(nvmevf_dev->compat.nvq) + SZ_64K;
+	}
+	if (!ret)
+		*stop_copy_length = overhead + len;
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	return ret;
+}
+
+const struct vfio_migration_ops nvmevf_mig_ops = {
+	.migration_set_state = nvmevf_pci_set_device_state,
+	.migration_get_state = nvmevf_pci_get_device_state,
+	.migration_get_data_size = nvmevf_pci_get_data_size,
+};
+
+/*
+ * Release state_mutex, first completing a reset that happened while it was
+ * held (see nvmevf_mig_reset()): the reset ended any suspend, so the device
+ * is RUNNING and the data files of the old state are disabled.
+ */
+void nvmevf_state_mutex_unlock(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+again:
+	spin_lock(&nvmevf_dev->reset_lock);
+	if (nvmevf_dev->deferred_reset) {
+		nvmevf_dev->deferred_reset = false;
+		spin_unlock(&nvmevf_dev->reset_lock);
+		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_put_fds(nvmevf_dev, false);
+		goto again;
+	}
+	mutex_unlock(&nvmevf_dev->state_mutex);
+	spin_unlock(&nvmevf_dev->reset_lock);
+}
+
+/*
+ * Called after a function reset.  The locks the VFIO core holds around a
+ * reset can be taken under state_mutex elsewhere, so only try it; whoever
+ * holds it finishes the job in nvmevf_state_mutex_unlock().
+ */
+void nvmevf_mig_reset(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	spin_lock(&nvmevf_dev->reset_lock);
+	nvmevf_dev->deferred_reset = true;
+	if (!mutex_trylock(&nvmevf_dev->state_mutex)) {
+		spin_unlock(&nvmevf_dev->reset_lock);
+		return;
+	}
+	spin_unlock(&nvmevf_dev->reset_lock);
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+}
+
+int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	int ret;
+
+	ret = nvmevf_cmd_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	if (ret)
+		return ret;
+	mutex_init(&nvmevf_dev->state_mutex);
+	spin_lock_init(&nvmevf_dev->reset_lock);
+	nvmevf_dev->core_device.vdev.migration_flags =
+		VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		VFIO_MIGRATION_PRE_COPY;
+	nvmevf_dev->core_device.vdev.mig_ops = &nvmevf_mig_ops;
+	return 0;
+}

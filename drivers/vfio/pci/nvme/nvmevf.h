@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nvme-vfio-pci: state shared by the PCI/VFIO glue, the migration state
+ * machine and the commands to the PF.
+ */
+#ifndef NVMEVF_H
+#define NVMEVF_H
+
+#include <linux/mutex.h>
+#include <linux/nvme-lm.h>
+#include <linux/spinlock.h>
+#include <linux/vfio_pci_core.h>
+
+#include "stream.h"
+
+/**
+ * struct nvmevf_migration_file - a migration data file (the VFIO data_fd)
+ * @filp: the anonymous inode file
+ * @lock: serializes read/write/ioctl and the state machine's use of @buf
+ * @disabled: the state machine left this file's state; I/O fails with -ENODEV
+ * @nvmevf_dev: the device it belongs to
+ * @buf: saving: the stream produced so far; resuming: the bytes received
+ * @len: valid bytes in @buf
+ * @cap: allocated bytes in @buf
+ * @pos: saving: bytes read by userspace
+ * @complete: saving: the end record is in @buf, reading past it returns 0
+ * @precopy: saving: created in PRE_COPY, the state follows at STOP_COPY
+ * @parsed: resuming: bytes of @buf checked record by record so far
+ * @hdr: resuming: the header record has been received and accepted
+ * @state_off: resuming: offset of the controller state payload in @buf
+ * @state_len: resuming: its length, 0 until the state record is complete
+ * @ended: resuming: the end record was received
+ */
+struct nvmevf_migration_file {
+	struct file *filp;
+	struct mutex lock;
+	bool disabled;
+	struct nvmevf_pci_core_device *nvmevf_dev;
+	u8 *buf;
+	size_t len;
+	size_t cap;
+	size_t pos;
+	bool complete;
+	bool precopy;
+	size_t parsed;
+	bool hdr;
+	size_t state_off;
+	size_t state_len;
+	bool ended;
+};
+
+/**
+ * struct nvmevf_pci_core_device - an NVMe VF bound to nvme-vfio-pci
+ * @core_device: vfio-pci core state
+ * @lm: live migration handle from the PF, NULL when the PF cannot migrate
+ * @compat: what this VF's controller state is, for the stream header
+ * @csvi: controller state version index to save with (Identify CNS 20h)
+ * @csuuidi: vendor specific format index to save with, 0 for none
+ * @state_mutex: protects the migration state and files
+ * @mig_state: current VFIO migration state
+ * @reset_lock: protects @deferred_reset
+ * @deferred_reset: a reset happened while @state_mutex was held elsewhere
+ * @saving_migf: the open saving file, if any
+ * @resuming_migf: the open resuming file, if any
+ * @last_errno: errno of the last failed migration step, 0 if none
+ * @debugfs: this device's debugfs directory
+ */
+struct nvmevf_pci_core_device {
+	struct vfio_pci_core_device core_device;
+	struct nvme_lm_vf *lm;
+	struct nvmevf_mig_hdr compat;
+	u8 csvi;
+	u8 csuuidi;
+	struct mutex state_mutex;
+	enum vfio_device_mig_state mig_state;
+	spinlock_t reset_lock;
+	bool deferred_reset;
+	struct nvmevf_migration_file *saving_migf;
+	struct nvmevf_migration_file *resuming_migf;
+	int last_errno;
+	struct dentry *debugfs;
+};
+
+static inline struct nvmevf_pci_core_device *
+nvmevf_from_vdev(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct nvmevf_pci_core_device,
+			    core_device.vdev);
+}
+
+/* lm.c: the migration state machine and data files */
+extern const struct vfio_migration_ops nvmevf_mig_ops;
+int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev);
+void nvmevf_mig_reset(struct nvmevf_pci_core_device *nvmevf_dev);
+void nvmevf_state_mutex_unlock(struct nvmevf_pci_core_device *nvmevf_dev);
+void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev);
+
+/* cmd.c: commands to the PF for this VF, state_mutex held */
+int nvmevf_cmd_suspend(struct nvmevf_pci_core_device *nvmevf_dev);
+int nvmevf_cmd_resume(struct nvmevf_pci_core_device *nvmevf_dev);
+int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
+int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
+			  size_t len);
+int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
+			  const struct nvmevf_mig_hdr *src, const u8 *buf,
+			  size_t len);
+int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct nvmevf_mig_hdr *hdr);
+
+/* debugfs.c */
+#ifdef CONFIG_DEBUG_FS
+void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev);
+void nvmevf_debugfs_exit(struct nvmevf_pci_core_device *nvmevf_dev);
+#else
+static inline void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev) {}
+static inline void nvmevf_debugfs_exit(struct nvmevf_pci_core_device *nvmevf_dev) {}
+#endif
+
+#endif /* NVMEVF_H */

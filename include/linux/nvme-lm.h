@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * NVMe live migration (TP4159) of SR-IOV virtual functions: the typed helpers
+ * nvme-pci exports to a VF's variant driver.  Every command goes to the PF's
+ * primary controller and names the VF's own secondary controller; there is
+ * no way to address another controller or to send another command.
+ */
+#ifndef _LINUX_NVME_LM_H
+#define _LINUX_NVME_LM_H
+
+#include <linux/nvme-tp4159.h>
+#include <linux/types.h>
+
+struct pci_dev;
+struct nvme_lm_vf;
+
+struct nvme_lm_vf *nvme_lm_vf_get(struct pci_dev *vf);
+void nvme_lm_vf_put(struct nvme_lm_vf *lm);
+u16 nvme_lm_vf_cntlid(struct nvme_lm_vf *lm);
+int nvme_lm_vf_resources(struct nvme_lm_vf *lm, u16 *nvq, u16 *nvi);
+int nvme_lm_state_formats(struct nvme_lm_vf *lm, struct nvme_lm_ctrl_state_fmts *fmts);
+int nvme_lm_suspend(struct nvme_lm_vf *lm);
+int nvme_lm_resume(struct nvme_lm_vf *lm);
+int nvme_lm_get_state(struct nvme_lm_vf *lm, u8 csvi, u8 csuuidi, u64 offset,
+		      void *buf, size_t len, bool *suspended);
+int nvme_lm_set_state(struct nvme_lm_vf *lm, u8 seqind, u8 csvi, u8 csuuidi,
+		      u64 offset, const void *buf, size_t len);
+
+#endif /* _LINUX_NVME_LM_H */

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nvme-vfio-pci through the VFIO migration uAPI, as a VMM drives it: the
+ * state machine's arcs, save/resume on one VF, and a live migration from a
+ * VF of PF 0 to a VF of PF 1 while a userspace NVMe driver (queues in
+ * VFIO-mapped memory, shared by both VFs' container) keeps writing; then
+ * the abort paths.  Namespace 2 of both drives is one shared image.
+ *
+ * Expects both PFs prepared by "vfio-nvme-setup sriov PF 3 2".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vfio_nvme.h"
+#include "vfio_mig.h"
+#include "nvme_drv.h"
+#include "lm_cmd.h"
+#include "../kselftest_harness.h"
+
+#define SHARED_NSID	2
+#define QSIZE		16
+#define NBUF		16
+#define DRIVER		"nvme_vfio_pci"
+
+#define S_ERROR		VFIO_DEVICE_STATE_ERROR
+#define S_STOP		VFIO_DEVICE_STATE_STOP
+#define S_RUNNING	VFIO_DEVICE_STATE_RUNNING
+#define S_STOP_COPY	VFIO_DEVICE_STATE_STOP_COPY
+#define S_RESUMING	VFIO_DEVICE_STATE_RESUMING
+#define S_P2P		VFIO_DEVICE_STATE_RUNNING_P2P
+#define S_PRE_COPY	VFIO_DEVICE_STATE_PRE_COPY
+#define S_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
+
+static void fill(uint8_t *buf, size_t len, uint64_t blk, uint32_t gen)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = blk << 32 | (uint64_t)gen << 16 | i;
+
+		memcpy(buf + i, &v, 8);
+	}
+}
+
+FIXTURE(mig) {
+	struct nvme_pf pf[2];
+	char bdf[2][BDF_LEN];
+	struct vfio_ctr ctr;
+	struct vfio_dev dev[2];
+	struct nvme_drv drv;
+	struct vfio_dma buf[NBUF];
+	int seen[64];
+};
+
+FIXTURE_SETUP(mig)
+{
+	for (int i = 0; i < 2; i++) {
+		struct nvme_secondary_ctrl sc;
+		int ret = nvme_pf_open(i, &self->pf[i]);
+
+		if (ret == -ENODEV)
+			SKIP(return, "needs two NVMe PFs with SR-IOV");
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(0, nvme_pf_sec_ctrl(&self->pf[i], 1, &sc));
+		ASSERT_EQ(1, sc.scs & 1);
+		ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf[i], 1, self->bdf[i]));
+		ASSERT_EQ(0, pci_bind(self->bdf[i], DRIVER));
+	}
+	ASSERT_EQ(0, vfio_ctr_open(&self->ctr));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, vfio_dev_open_in(&self->ctr, self->bdf[i], &self->dev[i]));
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev[0], SHARED_NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	for (int i = 0; i < NBUF; i++)
+		ASSERT_EQ(0, vfio_dma_alloc(&self->ctr, 4096, &self->buf[i]));
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	nvme_drv_fini(&self->drv);
+	for (int i = 0; i < NBUF; i++)
+		vfio_dma_free(&self->ctr, &self->buf[i]);
+	for (int i = 0; i < 2; i++)
+		vfio_dev_close(&self->dev[i]);
+	vfio_ctr_close(&self->ctr);
+	for (int i = 0; i < 2; i++) {
+		if (self->bdf[i][0])
+			pci_unbind(self->bdf[i]);
+		nvme_pf_close(&self->pf[i]);
+	}
+}
+
+static int io(struct nvme_drv *drv, uint8_t opc, uint64_t blk, struct vfio_dma *b)
+{
+	uint16_t nlb = 4096 / drv->lba_size;
+	struct nvme_sqe cmd;
+
+	nvme_drv_rw_cmd(drv, &cmd, opc, blk * nlb, nlb, b->iova);
+	cmd.cid = blk;
+	return nvme_drv_submit(drv, 1, &cmd, true);
+}
+
+static int io_sync(struct nvme_drv *drv, uint8_t opc, uint64_t blk, struct vfio_dma *b)
+{
+	struct nvme_cqe cqe;
+	int ret = io(drv, opc, blk, b);
+
+	if (!ret)
+		ret = nvme_drv_reap(drv, 1, &cqe, 5000);
+	if (!ret && (cqe.cid != blk || cqe.status >> 1))
+		ret = -EIO;
+	return ret;
+}
+
+/* read back blocks [first, first + n) of generation gen through drv */
+static int verify(struct nvme_drv *drv, struct vfio_dma *b, uint64_t first, int n,
+		  uint32_t gen)
+{
+	uint8_t want[4096];
+
+	for (int i = 0; i < n; i++) {
+		int ret = io_sync(drv, nvme_cmd_read, first + i, b);
+
+		if (ret)
+			return ret;
+		fill(want, sizeof(want), first + i, gen);
+		if (memcmp(want, b->va, sizeof(want)))
+			return -EILSEQ;
+	}
+	return 0;
+}
+
+/* RUNNING -> STOP_COPY, the whole stream; back in STOP */
+static int save(struct vfio_dev *dev, uint8_t **stream, size_t *len)
+{
+	int fd, ret;
+
+	*stream = NULL;
+	*len = 0;
+	ret = vfio_mig_set(dev, S_STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	ret = vfio_mig_read_all(fd, stream, len) < 0 ? -EIO : 0;
+	close(fd);
+	return ret ? ret : vfio_mig_set(dev, S_STOP, NULL);
+}
+
+/* -> RESUMING, write the stream, -> RUNNING */
+static int load(struct vfio_dev *dev, const uint8_t *stream, size_t len, size_t chunk)
+{
+	int fd, ret;
+
+	ret = vfio_mig_set(dev, S_RESUMING, &fd);
+	if (ret)
+		return ret;
+	ret = vfio_mig_write_all(fd, stream, len, chunk);
+	close(fd);
+	return ret ? ret : vfio_mig_set(dev, S_RUNNING, NULL);
+}
+
+TEST_F(mig, every_arc)
+{
+	struct vfio_dev *d = &self->dev[0];
+	/* the 15 arcs of STOP_COPY | P2P | PRE_COPY, walked as one path */
+	static const enum vfio_device_mig_state path[] = {
+		S_P2P, S_STOP, S_P2P, S_RUNNING, S_PRE_COPY, S_PRE_COPY_P2P,
+		S_PRE_COPY, S_RUNNING, S_P2P, S_PRE_COPY_P2P, S_P2P, S_PRE_COPY_P2P,
+		S_STOP_COPY, S_STOP, S_RESUMING,
+	};
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int fd;
+
+	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY,
+		  vfio_mig_flags(d));
+	ASSERT_EQ(S_RUNNING, vfio_mig_get(d));
+	for (unsigned int i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+		ASSERT_EQ(0, vfio_mig_set(d, path[i], &fd)) TH_LOG("arc to %d", path[i]);
+		EXPECT_EQ(path[i], vfio_mig_get(d));
+		/* a data fd exactly where a data session starts */
+		if ((path[i] == S_PRE_COPY && path[i - 1] == S_RUNNING) ||
+		    (path[i] == S_PRE_COPY_P2P && path[i - 1] == S_P2P) ||
+		    path[i] == S_RESUMING) {
+			EXPECT_LE(0, fd);
+		} else {
+			EXPECT_EQ(-1, fd);
+		}
+		/* the driver holds its own reference until the session ends */
+		if (fd >= 0)
+			close(fd);
+	}
+	/* an empty stream cannot be applied; the device stays RESUMING */
+	EXPECT_EQ(-EINVAL, vfio_mig_set(d, S_STOP, NULL));
+	EXPECT_EQ(S_RESUMING, vfio_mig_get(d));
+	/* the core rejects what is not a state */
+	EXPECT_EQ(-EINVAL, vfio_mig_set(d, S_ERROR, NULL));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(d, 8, NULL));
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(d));
+	/* multi-arc requests: the core splits them into the arcs above */
+	ASSERT_EQ(0, save(d, &stream, &len));
+	EXPECT_EQ(S_STOP, vfio_mig_get(d));
+	EXPECT_EQ(0, vfio_mig_set(d, S_RUNNING, NULL));
+	free(stream);
+}
+
+/* save and resume on the same VF: the queues carry on */
+TEST_F(mig, loopback)
+{
+	struct vfio_dev *d = &self->dev[0];
+	uint8_t *stream;
+	size_t len;
+
+	for (int i = 0; i < 4; i++) {
+		fill(self->buf[i].va, 4096, 10 + i, 1);
+		ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 10 + i, &self->buf[i]));
+	}
+	ASSERT_EQ(0, save(d, &stream, &len));
+	ASSERT_EQ(0, load(d, stream, len, 100));
+	free(stream);
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(d));
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 10, 4, 1));
+}
+
+/*
+ * Live migration, the sequence QEMU uses: PRE_COPY with the header early,
+ * PRE_COPY_P2P, STOP_COPY; the destination goes STOP -> RESUMING -> RUNNING.
+ * Writes are in flight at the switch and more are queued while stopped.
+ */
+TEST_F(mig, live_migration_between_pfs)
+{
+	struct vfio_dev *src = &self->dev[0], *dst = &self->dev[1];
+	uint64_t initial, dirty, size_running, size_stopped;
+	uint8_t *stream = NULL;
+	size_t len = 0, early;
+	struct nvme_cqe cqe;
+	int sfd, dfd, done = 0;
+
+	for (int i = 0; i < 8; i++) {
+		fill(self->buf[i].va, 4096, 20 + i, 2);
+		ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+	}
+	ASSERT_EQ(0, vfio_mig_data_size(src, &size_running));
+
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY, &sfd));
+	ASSERT_EQ(0, vfio_mig_precopy_info(sfd, &initial, &dirty));
+	EXPECT_LT(0, initial);
+	EXPECT_EQ(0, dirty);
+	ASSERT_LT(0, vfio_mig_read_all(sfd, &stream, &len));
+	early = len;
+	EXPECT_EQ(initial, early);
+	EXPECT_EQ(-ENOMSG, vfio_mig_read_all(sfd, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_precopy_info(sfd, &initial, &dirty));
+	EXPECT_EQ(0, initial);
+
+	/* the destination checks the header before anything else arrives */
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &dfd));
+	ASSERT_EQ(0, vfio_mig_write_all(dfd, stream, early, 7));
+
+	/* the guest keeps writing while the header travels */
+	for (int i = 8; i < 12; i++) {
+		fill(self->buf[i].va, 4096, 20 + i, 2);
+		ASSERT_EQ(0, io(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+	}
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_data_size(src, &size_stopped));
+	for (int i = 12; i < 14; i++) {		/* queued while suspended */
+		fill(self->buf[i].va, 4096, 20 + i, 2);
+		ASSERT_EQ(0, io(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+	}
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP_COPY, NULL));
+	ASSERT_LT(0, vfio_mig_read_all(sfd, &stream, &len));
+	close(sfd);
+	EXPECT_EQ(size_stopped, len);
+	EXPECT_LE(size_stopped, size_running);
+	TH_LOG("stream %zu bytes (%zu in PRE_COPY); estimate while running %llu",
+	       len, early, (unsigned long long)size_running);
+
+	ASSERT_EQ(0, vfio_mig_write_all(dfd, stream + early, len - early, 1000));
+	close(dfd);
+	/* what QEMU restores with config space */
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP, NULL));
+	ASSERT_EQ(0, nvme_drv_switch(&self->drv, dst));
+	free(stream);
+
+	/* every command completes exactly once */
+	while (!nvme_drv_reap(&self->drv, 1, &cqe, 2000)) {
+		EXPECT_EQ(0, cqe.status >> 1);
+		ASSERT_LE(28, cqe.cid);
+		ASSERT_GT(34, cqe.cid);
+		self->seen[cqe.cid - 20]++;
+		done++;
+	}
+	EXPECT_EQ(6, done);
+	for (int i = 8; i < 14; i++)
+		EXPECT_EQ(1, self->seen[i]);
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 20, 14, 2));
+	/* and new I/O works on the destination */
+	fill(self->buf[0].va, 4096, 40, 3);
+	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 40, &self->buf[0]));
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 40, 1, 3));
+}
+
+/* a migration abandoned after STOP_COPY: the source runs on */
+TEST_F(mig, stop_copy_back_to_running)
+{
+	struct vfio_dev *src = &self->dev[0];
+	uint8_t *stream;
+	size_t len;
+
+	fill(self->buf[0].va, 4096, 50, 4);
+	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 50, &self->buf[0]));
+	ASSERT_EQ(0, save(src, &stream, &len));
+	free(stream);
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 50, 1, 4));
+}
+
+/* a reset in PRE_COPY: RUNNING again, the data fd is dead, the device works */
+TEST_F(mig, reset_during_precopy)
+{
+	struct vfio_dev *src = &self->dev[0];
+	uint8_t b[64];
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, ioctl(src->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
+	EXPECT_EQ(-1, read(fd, b, sizeof(b)));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	/* the reset also reset the controller: bring it up again */
+	nvme_drv_fini(&self->drv);
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, src, SHARED_NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	fill(self->buf[0].va, 4096, 60, 5);
+	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 60, &self->buf[0]));
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 60, 1, 5));
+}
+
+/* corrupt or truncated streams are refused; the destination is untouched */
+TEST_F(mig, bad_stream_is_rejected)
+{
+	struct vfio_dev *src = &self->dev[0], *dst = &self->dev[1];
+	uint8_t *stream, *bad;
+	size_t len;
+	int fd;
+
+	fill(self->buf[0].va, 4096, 70, 6);
+	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 70, &self->buf[0]));
+	ASSERT_EQ(0, save(src, &stream, &len));
+	bad = malloc(len);
+	ASSERT_NE(NULL, bad);
+
+	/* wrong magic: refused as soon as the header is complete */
+	memcpy(bad, stream, len);
+	bad[16] ^= 0xff;
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &fd));
+	EXPECT_EQ(-EINVAL, vfio_mig_write_all(fd, bad, len, len));
+	close(fd);
+	EXPECT_EQ(-EINVAL, vfio_mig_set(dst, S_STOP, NULL));
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+
+	/* a record length past any limit */
+	memcpy(bad, stream, len);
+	bad[8] = 0xff;
+	bad[13] = 0x7f;
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &fd));
+	EXPECT_EQ(-EINVAL, vfio_mig_write_all(fd, bad, len, len));
+	close(fd);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+
+	/* truncated: no END record, so RESUMING -> STOP fails */
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &fd));
+	EXPECT_EQ(0, vfio_mig_write_all(fd, stream, len - 16, 64));
+	close(fd);
+	EXPECT_EQ(-EINVAL, vfio_mig_set(dst, S_STOP, NULL));
+	EXPECT_EQ(S_RESUMING, vfio_mig_get(dst));
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(dst));
+
+	/* the real stream still applies, and the source resumes unharmed */
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	ASSERT_EQ(0, load(dst, stream, len, 4096));
+	/* only one of the two may run the queues: this time the source */
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 70, 1, 6));
+	free(bad);
+	free(stream);
+}
+
+/* a Suspend the PF fails for an unknown reason leaves ERROR, and reset recovers */
+TEST_F(mig, pf_failure_means_error_state)
+{
+	struct vfio_dev *src = &self->dev[0];
+
+	ASSERT_EQ(0, lm_fault(&self->pf[0], LM_OPC_MIG_SEND, 0, 1, LM_SC_INTERNAL, 1));
+	EXPECT_EQ(-EIO, vfio_mig_set(src, S_P2P, NULL));
+	EXPECT_EQ(S_ERROR, vfio_mig_get(src));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(src, S_RUNNING, NULL));
+	ASSERT_EQ(0, ioctl(src->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
+	ASSERT_EQ(0, vfio_mig_set(src, S_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfio-nvme-migrate: live-migrate an NVMe VF the way a VMM does, with I/O
+ * running, and say what happened.
+ *
+ *   vfio-nvme-migrate [ROUNDS]
+ *
+ * The "guest" is a userspace NVMe driver on VF 1 of PF 0 (queues and data
+ * in VFIO-mapped memory, namespace 2, which both drives share), writing and
+ * verifying 4 KiB blocks.  It is migrated to VF 1 of PF 1 through
+ * nvme-vfio-pci's VFIO migration uAPI: PRE_COPY, PRE_COPY_P2P, STOP_COPY on
+ * the source; RESUMING then RUNNING on the destination, fed through the
+ * data files; then the same queues carry on on the destination.  Exits 0
+ * when every command completed exactly once and every block reads back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vfio_nvme.h"
+#include "vfio_mig.h"
+#include "nvme_drv.h"
+
+#define NSID		2
+#define QSIZE		32
+#define NBLK		64	/* blocks the guest rewrites every round */
+#define DRIVER		"nvme_vfio_pci"
+
+struct guest {
+	struct nvme_drv drv;
+	struct vfio_dma buf[NBLK];
+	uint32_t gen[NBLK];	/* generation last written to each block */
+	uint32_t pending[NBLK];	/* generation in flight, 0 if none */
+	unsigned long submitted, completed, dup;
+	uint64_t next;		/* next write, as round * NBLK + block */
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void fill(uint8_t *p, uint64_t blk, uint32_t gen)
+{
+	for (size_t i = 0; i < 4096; i += 8) {
+		uint64_t v = blk << 32 | (uint64_t)gen << 16 | i;
+
+		memcpy(p + i, &v, 8);
+	}
+}
+
+static int die(const char *what, int ret)
+{
+	fprintf(stderr, "vfio-nvme-migrate: %s: %s\n", what,
+		ret < 0 ? strerror(-ret) : "NVMe error");
+	exit(1);
+}
+
+/* queue writes until the SQ is full (ring: let the device see them) */
+static void guest_submit(struct guest *g, bool ring)
+{
+	uint16_t nlb = 4096 / g->drv.lba_size;
+
+	for (;;) {
+		uint64_t blk = g->next % NBLK;
+		uint32_t gen = g->next / NBLK + 1;
+		struct nvme_sqe cmd;
+
+		if (g->pending[blk])
+			return;		/* the previous write of this block is in flight */
+		fill(g->buf[blk].va, blk, gen);
+		nvme_drv_rw_cmd(&g->drv, &cmd, nvme_cmd_write, blk * nlb, nlb, g->buf[blk].iova);
+		cmd.cid = blk;
+		if (nvme_drv_submit(&g->drv, 1, &cmd, ring))
+			return;		/* SQ full */
+		g->pending[blk] = gen;
+		g->submitted++;
+		g->next++;
+	}
+}
+
+/* reap what completed within ms */
+static void guest_reap(struct guest *g, int ms)
+{
+	struct nvme_cqe cqe;
+
+	while (!nvme_drv_reap(&g->drv, 1, &cqe, ms)) {
+		if (cqe.cid >= NBLK || !g->pending[cqe.cid]) {
+			g->dup++;
+			continue;
+		}
+		if (cqe.status >> 1)
+			die("write failed", cqe.status >> 1);
+		g->gen[cqe.cid] = g->pending[cqe.cid];
+		g->pending[cqe.cid] = 0;
+		g->completed++;
+		ms = 0;
+	}
+}
+
+static void guest_run(struct guest *g, int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		guest_submit(g, true);
+		guest_reap(g, 50);
+	}
+}
+
+static int guest_verify(struct guest *g, struct vfio_dma *b)
+{
+	uint16_t nlb = 4096 / g->drv.lba_size;
+	uint8_t want[4096];
+	struct nvme_cqe cqe;
+	struct nvme_sqe cmd;
+	int bad = 0;
+
+	for (int blk = 0; blk < NBLK; blk++) {
+		nvme_drv_rw_cmd(&g->drv, &cmd, nvme_cmd_read, blk * nlb, nlb, b->iova);
+		cmd.cid = 0x1000 + blk;
+		if (nvme_drv_submit(&g->drv, 1, &cmd, true) ||
+		    nvme_drv_reap(&g->drv, 1, &cqe, 5000) || cqe.status >> 1)
+			die("read back", -EIO);
+		fill(want, blk, g->gen[blk]);
+		bad += !!memcmp(want, b->va, 4096);
+	}
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 ? atoi(argv[1]) : 20;
+	struct nvme_pf pf[2];
+	char bdf[2][BDF_LEN];
+	struct vfio_ctr ctr;
+	struct vfio_dev dev[2];
+	struct guest g = {};
+	struct vfio_dma check;
+	uint8_t *stream = NULL;
+	size_t len = 0, early;
+	uint64_t initial, dirty, estimate;
+	double t0, t_pre, t_stop, t_copy, t_load, t_run;
+	unsigned long before;
+	int sfd, dfd, ret, bad;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 0; i < 2; i++) {
+		ret = nvme_pf_open(i, &pf[i]);
+		if (ret)
+			die("open PF", ret);
+		ret = nvme_pf_vf_bdf(&pf[i], 1, bdf[i]);
+		if (!ret)
+			ret = pci_bind(bdf[i], DRIVER);
+		if (ret)
+			die("bind VF to " DRIVER, ret);
+	}
+	printf("source VF %s (PF %s), destination VF %s (PF %s), both bound to %s\n",
+	       bdf[0], pf[0].bdf, bdf[1], pf[1].bdf, DRIVER);
+
+	ret = vfio_ctr_open(&ctr);
+	for (int i = 0; !ret && i < 2; i++)
+		ret = vfio_dev_open_in(&ctr, bdf[i], &dev[i]);
+	if (ret)
+		die("open VFIO devices", ret);
+	if (vfio_mig_flags(&dev[0]) <= 0)
+		die("no VFIO migration on the source", -EOPNOTSUPP);
+	ret = nvme_drv_init(&g.drv, &dev[0], NSID);
+	if (!ret)
+		ret = nvme_drv_create_ioq(&g.drv, 1, QSIZE);
+	for (int i = 0; !ret && i < NBLK; i++)
+		ret = vfio_dma_alloc(&ctr, 4096, &g.buf[i]);
+	if (!ret)
+		ret = vfio_dma_alloc(&ctr, 4096, &check);
+	if (ret)
+		die("start the guest driver", ret);
+
+	guest_run(&g, rounds);
+	printf("guest: %lu writes done on the source (cntlid %u)\n", g.completed, g.drv.cntlid);
+
+	/* PRE_COPY: the device runs, the header travels ahead */
+	t0 = now_ms();
+	ret = vfio_mig_data_size(&dev[0], &estimate);
+	if (!ret)
+		ret = vfio_mig_set(&dev[0], VFIO_DEVICE_STATE_PRE_COPY, &sfd);
+	if (!ret)
+		ret = vfio_mig_precopy_info(sfd, &initial, &dirty);
+	if (ret || vfio_mig_read_all(sfd, &stream, &len) <= 0)
+		die("PRE_COPY", ret ? ret : -EIO);
+	early = len;
+	ret = vfio_mig_set(&dev[1], VFIO_DEVICE_STATE_RESUMING, &dfd);
+	if (!ret)
+		ret = vfio_mig_write_all(dfd, stream, early, early);
+	if (ret)
+		die("destination accepting the header", ret);
+	before = g.completed;
+	guest_run(&g, rounds);
+	t_pre = now_ms();
+	printf("PRE_COPY: %zu bytes (initial_bytes %llu) sent and accepted by the destination, "
+	       "guest kept writing (%lu more), %.1f ms\n", early,
+	       (unsigned long long)initial, g.completed - before, t_pre - t0);
+
+	/* stop and copy: the downtime starts */
+	guest_submit(&g, true);		/* writes in flight at the switch */
+	ret = vfio_mig_set(&dev[0], VFIO_DEVICE_STATE_PRE_COPY_P2P, NULL);
+	if (ret)
+		die("PRE_COPY_P2P", ret);
+	t_stop = now_ms();
+	guest_reap(&g, 0);
+	guest_submit(&g, true);		/* queued on the stopped source */
+	ret = vfio_mig_set(&dev[0], VFIO_DEVICE_STATE_STOP_COPY, NULL);
+	if (ret || vfio_mig_read_all(sfd, &stream, &len) <= 0)
+		die("STOP_COPY", ret ? ret : -EIO);
+	close(sfd);
+	t_copy = now_ms();
+	ret = vfio_mig_write_all(dfd, stream + early, len - early, 65536);
+	close(dfd);
+	if (ret)
+		die("sending the state", ret);
+	/* config space (bus master) is what QEMU restores besides the device state */
+	ret = vfio_pci_enable_dma(&dev[1]);
+	if (!ret)
+		ret = vfio_mig_set(&dev[1], VFIO_DEVICE_STATE_RUNNING, NULL);
+	if (ret)
+		die("destination RESUMING -> RUNNING", ret);
+	t_load = now_ms();
+	ret = vfio_mig_set(&dev[0], VFIO_DEVICE_STATE_STOP, NULL);
+	if (!ret)
+		ret = nvme_drv_switch(&g.drv, &dev[1]);
+	if (ret)
+		die("switching to the destination", ret);
+	t_run = now_ms();
+	printf("stop-and-copy: source suspended with %lu writes outstanding, state %zu bytes "
+	       "(stream %zu, estimate %llu)\n", g.submitted - g.completed, len - early - 16 * 2,
+	       len, (unsigned long long)estimate);
+	printf("  suspend %.1f ms, read state %.1f ms, load and resume on destination %.1f ms, "
+	       "downtime %.1f ms\n", t_stop - t_pre, t_copy - t_stop, t_load - t_copy,
+	       t_run - t_pre);
+
+	/* the same queues carry on */
+	before = g.completed;
+	guest_run(&g, rounds);
+	guest_reap(&g, 1000);
+	printf("destination: the guest's queues carried on, %lu more writes\n",
+	       g.completed - before);
+	bad = guest_verify(&g, &check);
+	printf("commands: %lu submitted, %lu completed, %lu duplicate completions, %lu lost\n",
+	       g.submitted, g.completed, g.dup, g.submitted - g.completed);
+	printf("data check: %s (%d blocks of %d differ)\n", bad ? "FAILED" : "OK", bad, NBLK);
+	return bad || g.dup || g.submitted != g.completed;
+}

@@ -16,6 +16,7 @@
 #ifndef _LINUX_NVME_TP4159_H
 #define _LINUX_NVME_TP4159_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 
 enum nvme_lm_admin_opcode {
@@ -42,7 +43,7 @@ enum {
 	NVME_LM_STYPE_SUSPEND		= 1,
 };
 
-#define NVME_LM_SUSPEND_DUDMQ		(1U << 31)
+#define NVME_LM_SUSPEND_DUDMQ		BIT(31)
 
 /* Set Controller State: MOS[1:0] sequence indicator */
 enum {
@@ -54,7 +55,7 @@ enum {
 
 /* Migration Receive select, completion dword 0 */
 #define NVME_LM_RECV_GET_STATE		0
-#define NVME_LM_RECV_CSUP		(1U << 0)
+#define NVME_LM_RECV_CSUP		BIT(0)
 
 /* Track Send selects; LACT in MOS[3:0] */
 enum {
@@ -74,15 +75,15 @@ enum {
 };
 
 #define NVME_LM_CDQ_QT_UDMQ		0
-#define NVME_LM_CDQ_PC			(1U << 0)
+#define NVME_LM_CDQ_PC			BIT(0)
 #define NVME_FEAT_CDQ			0x21
 #define NVME_ID_CNS_CTRL_STATE_FMTS	0x20
 
 /* Identify Controller */
-#define NVME_CTRL_OACS_HMLMS		(1 << 11)
+#define NVME_CTRL_OACS_HMLMS		BIT(11)
 #define NVME_ID_CTRL_TRATTR_OFFSET	576
-#define NVME_TRATTR_THMCS		(1 << 0)
-#define NVME_TRATTR_TUDCS		(1 << 1)
+#define NVME_TRATTR_THMCS		BIT(0)
+#define NVME_TRATTR_TUDCS		BIT(1)
 
 /* command specific status codes */
 enum {
@@ -109,7 +110,7 @@ struct nvme_lm_ctrl_state_hdr {
 	__le64	vss[2];
 };
 
-#define NVME_LM_CSATTR_SUSPENDED	(1 << 0)
+#define NVME_LM_CSATTR_SUSPENDED	BIT(0)
 
 /**
  * struct nvme_lm_ctrl_state_fmts - Supported Controller State Formats (CNS 20h)

@@ -18,8 +18,10 @@ result() { # name status output
 }
 
 CP="$B/linux/scripts/checkpatch.pl --strict --no-tree --quiet --show-types"
-src=$(git ls-files drivers include | grep -E '\.[ch]$')
+src=$(git ls-files -co --exclude-standard drivers include | grep -E '\.[ch]$' | grep -v '\.mod\.c$')
+# CHECKs count too: checkpatch's exit code ignores them
 out=$($CP -f $src 2>&1); rc=$?
+grep -qE '^(ERROR|WARNING|CHECK):' <<<"$out" && rc=1
 result "checkpatch --strict on drivers/ include/" $rc "$out"
 
 rc=0; out=""
@@ -27,7 +29,8 @@ while read -r p; do
 	case $p in ''|'#'*) continue ;; esac
 	# outside the work tree: inside a git checkout checkpatch reads a
 	# patch's blank context lines as added lines with trailing white space
-	o=$(cd "$B" && $CP "$TOP/patches/linux/$p" 2>&1) || { rc=1; out+="$p:"$'\n'"$o"$'\n'; }
+	o=$(cd "$B" && $CP "$TOP/patches/linux/$p" 2>&1) && ! grep -qE '^(ERROR|WARNING|CHECK):' <<<"$o" ||
+		{ rc=1; out+="$p:"$'\n'"$o"$'\n'; }
 done < patches/linux/series
 result "checkpatch --strict on patches/linux" $rc "$out"
 

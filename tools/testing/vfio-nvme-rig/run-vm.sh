@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test guest under QEMU TCG: q35, emulated intel-iommu, and two NVMe PFs
 # with SR-IOV and TP4159 live migration (0: source drive, 1: destination drive), each
-# in its own subsystem, with a namespace of its own and one on a shared image.  The console goes to LOG; the run is bounded
+# in its own subsystem, with a namespace of its own and one on a shared image; and a
+# third PF with SR-IOV but without live migration.  The console goes to LOG; the run is bounded
 # by TIMEOUT seconds.
 # usage: run-vm.sh MODE LOG      (MODE: check | demo | shell)
 # env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU QEMU_BIN APPEND
@@ -33,6 +34,14 @@ for i in 0 1; do
 		-drive file=$shared,if=none,id=shared$i,format=raw,cache=unsafe,file.locking=off
 		-device nvme-ns,drive=shared$i,nsid=2,bus=nvme$i)
 done
+# a third drive without TP4159: nvme-vfio-pci passes its VFs through
+img=$B/disk2.img
+[ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
+drives+=(-device pcie-root-port,id=rp2,chassis=3,slot=3
+	-device nvme-subsys,id=subsys2,nqn=nqn.2026-11.org.vfio-nvme:drive2
+	-device nvme,id=nvme2,serial=VFNVME0002,subsys=subsys2,bus=rp2,max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
+	-drive file=$img,if=none,id=local2,format=raw,cache=unsafe
+	-device nvme-ns,drive=local2,nsid=1,bus=nvme2)
 
 if [ "$MODE" = shell ]; then serial=(-serial mon:stdio); else serial=(-serial "file:$LOG"); fi
 mkdir -p "$(dirname "$LOG")"

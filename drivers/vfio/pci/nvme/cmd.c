@@ -4,6 +4,7 @@
  * helpers of the PF's nvme-pci driver.  Every helper runs under the device's
  * state_mutex.
  */
+#include <linux/ktime.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
@@ -11,8 +12,22 @@
 
 #include "nvmevf.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* largest piece of controller state moved by one command */
 #define NVMEVF_STATE_CHUNK	(64 * 1024)
+
+/* trace one operation that started at @start (ktime_get_ns()) */
+static int nvmevf_traced(struct nvmevf_pci_core_device *nvmevf_dev,
+			 const char *op, u64 offset, u64 bytes, u64 start,
+			 int ret)
+{
+	trace_nvmevf_lm_cmd(nvmevf_dev->core_device.pdev,
+			    nvme_lm_vf_cntlid(nvmevf_dev->lm), op, offset, bytes,
+			    ret, ktime_get_ns() - start);
+	return ret;
+}
 
 static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
 {
@@ -21,26 +36,33 @@ static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
 
 int nvmevf_cmd_suspend(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	u64 start = ktime_get_ns();
+
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvme_lm_suspend(nvmevf_dev->lm);
+	return nvmevf_traced(nvmevf_dev, "suspend", 0, 0, start,
+			     nvme_lm_suspend(nvmevf_dev->lm));
 }
 
 int nvmevf_cmd_resume(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	u64 start = ktime_get_ns();
+
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvme_lm_resume(nvmevf_dev->lm);
+	return nvmevf_traced(nvmevf_dev, "resume", 0, 0, start,
+			     nvme_lm_resume(nvmevf_dev->lm));
 }
 
 /* the size of the suspended controller's state, from its header */
 int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
 	struct nvme_lm_ctrl_state_hdr hdr;
-	u64 css, vss;
+	u64 css, vss, start = ktime_get_ns();
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 				nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr), NULL);
+	nvmevf_traced(nvmevf_dev, "get state header", 0, sizeof(hdr), start, ret);
 	if (ret)
 		return ret;
 	css = le64_to_cpu(hdr.nvmecss[0]);
@@ -65,10 +87,13 @@ int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	for (off = 0; off < len; off += n) {
+		u64 start = ktime_get_ns();
+
 		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
 		ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 					nvmevf_dev->csuuidi, off, buf + off, n,
 					&suspended);
+		nvmevf_traced(nvmevf_dev, "get state", off, n, start, ret);
 		if (ret)
 			return ret;
 		if (!suspended)
@@ -130,6 +155,8 @@ int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
 		goto out;
 	}
 	for (off = 0; off < len; off += n) {
+		u64 start = ktime_get_ns();
+
 		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
 		if (n == len)
 			seqind = NVME_LM_SEQIND_ENTIRE;
@@ -141,6 +168,7 @@ int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
 			seqind = NVME_LM_SEQIND_MIDDLE;
 		ret = nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi, csuuidi,
 					off, buf + off, n);
+		nvmevf_traced(nvmevf_dev, "set state", off, n, start, ret);
 		if (ret)
 			break;
 	}

@@ -33,7 +33,7 @@
  */
 struct nvmevf_migration_file {
 	struct file *filp;
-	struct mutex lock;
+	struct mutex lock; /* serializes I/O on the file and use of @buf */
 	bool disabled;
 	struct nvmevf_pci_core_device *nvmevf_dev;
 	u8 *buf;
@@ -71,9 +71,9 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_mig_hdr compat;
 	u8 csvi;
 	u8 csuuidi;
-	struct mutex state_mutex;
+	struct mutex state_mutex; /* protects the migration state and files */
 	enum vfio_device_mig_state mig_state;
-	spinlock_t reset_lock;
+	spinlock_t reset_lock; /* protects @deferred_reset */
 	bool deferred_reset;
 	struct nvmevf_migration_file *saving_migf;
 	struct nvmevf_migration_file *resuming_migf;

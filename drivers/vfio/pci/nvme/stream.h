@@ -21,6 +21,7 @@
 #ifndef NVMEVF_STREAM_H
 #define NVMEVF_STREAM_H
 
+#include <linux/bits.h>
 #include <linux/nvme-tp4159.h>
 #include <linux/types.h>
 
@@ -36,7 +37,7 @@ enum nvmevf_mig_tag {
 	NVMEVF_TAG_END		= 3,
 };
 
-#define NVMEVF_REC_OPTIONAL	(1 << 0)
+#define NVMEVF_REC_OPTIONAL	BIT(0)
 
 /**
  * struct nvmevf_mig_rec - record header
@@ -76,7 +77,7 @@ struct nvmevf_mig_hdr {
 	__u8	vs_uuid[NVME_LM_UUID_LEN];
 };
 
-#define NVMEVF_HDR_VS		(1 << 0)
+#define NVMEVF_HDR_VS		BIT(0)
 
 static_assert(sizeof(struct nvmevf_mig_rec) == 16);
 static_assert(sizeof(struct nvmevf_mig_hdr) == 40);

@@ -46,14 +46,6 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static void fill(uint8_t *p, uint64_t blk, uint32_t gen)
-{
-	for (size_t i = 0; i < 4096; i += 8) {
-		uint64_t v = blk << 32 | (uint64_t)gen << 16 | i;
-
-		memcpy(p + i, &v, 8);
-	}
-}
 
 static int die(const char *what, int ret)
 {
@@ -74,7 +66,7 @@ static void guest_submit(struct guest *g, bool ring)
 
 		if (g->pending[blk])
 			return;		/* the previous write of this block is in flight */
-		fill(g->buf[blk].va, blk, gen);
+		nvme_drv_pattern(g->buf[blk].va, blk, gen);
 		nvme_drv_rw_cmd(&g->drv, &cmd, nvme_cmd_write, blk * nlb, nlb, g->buf[blk].iova);
 		cmd.cid = blk;
 		if (nvme_drv_submit(&g->drv, 1, &cmd, ring))
@@ -126,7 +118,7 @@ static int guest_verify(struct guest *g, struct vfio_dma *b)
 		if (nvme_drv_submit(&g->drv, 1, &cmd, true) ||
 		    nvme_drv_reap(&g->drv, 1, &cqe, 5000) || cqe.status >> 1)
 			die("read back", -EIO);
-		fill(want, blk, g->gen[blk]);
+		nvme_drv_pattern(want, blk, g->gen[blk]);
 		bad += !!memcmp(want, b->va, 4096);
 	}
 	return bad;

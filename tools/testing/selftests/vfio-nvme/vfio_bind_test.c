@@ -13,6 +13,7 @@
 #include <linux/vfio.h>
 
 #include "vfio_nvme.h"
+#include "vfio_mig.h"
 #include "../kselftest_harness.h"
 
 #define NVME_REG_CAP	0x00
@@ -26,6 +27,7 @@ FIXTURE(vf) {
 
 FIXTURE_VARIANT(vf) {
 	const char *driver;
+	int pf;
 	bool migration;
 };
 
@@ -33,20 +35,25 @@ FIXTURE_VARIANT_ADD(vf, vfio_pci) {
 	.driver = "vfio-pci",
 };
 
-/* the rig's PFs support host managed live migration */
+/* the rig's PFs 0 and 1 support host managed live migration */
 FIXTURE_VARIANT_ADD(vf, nvme_vfio_pci) {
 	.driver = "nvme_vfio_pci",
 	.migration = true,
 };
 
+/* PF 2 does not: the VF is passed through with no migration */
+FIXTURE_VARIANT_ADD(vf, nvme_vfio_pci_no_lm) {
+	.driver = "nvme_vfio_pci",
+	.pf = 2,
+};
+
 FIXTURE_SETUP(vf)
 {
-	const char *idx = getenv("VFIO_NVME_PF");
 	struct nvme_secondary_ctrl sc;
 	int ret;
 
 	self->dev.fd = -1;
-	ret = nvme_pf_open(idx ? atoi(idx) : 0, &self->pf);
+	ret = nvme_pf_open(variant->pf, &self->pf);
 	if (ret == -ENODEV)
 		SKIP(return, "no NVMe function with SR-IOV");
 	ASSERT_EQ(0, ret);
@@ -112,22 +119,14 @@ TEST_F(vf, bar0_cap_and_vs)
 /* nvme-vfio-pci offers migration with STOP_COPY, P2P and PRE_COPY; vfio-pci none */
 TEST_F(vf, migration_feature)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_migration mig;
-	} f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
-	};
+	long long flags = vfio_mig_flags(&self->dev);
 
 	if (!variant->migration) {
-		EXPECT_EQ(-1, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &f));
-		EXPECT_EQ(ENOTTY, errno);
+		EXPECT_EQ(-ENOTTY, flags);
 		return;
 	}
-	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &f));
 	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY,
-		  f.mig.flags);
+		  flags);
 }
 
 TEST_HARNESS_MAIN

@@ -35,14 +35,6 @@
 #define S_PRE_COPY	VFIO_DEVICE_STATE_PRE_COPY
 #define S_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
 
-static void fill(uint8_t *buf, size_t len, uint64_t blk, uint32_t gen)
-{
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = blk << 32 | (uint64_t)gen << 16 | i;
-
-		memcpy(buf + i, &v, 8);
-	}
-}
 
 FIXTURE(mig) {
 	struct nvme_pf pf[2];
@@ -92,27 +84,6 @@ FIXTURE_TEARDOWN(mig)
 	}
 }
 
-static int io(struct nvme_drv *drv, uint8_t opc, uint64_t blk, struct vfio_dma *b)
-{
-	uint16_t nlb = 4096 / drv->lba_size;
-	struct nvme_sqe cmd;
-
-	nvme_drv_rw_cmd(drv, &cmd, opc, blk * nlb, nlb, b->iova);
-	cmd.cid = blk;
-	return nvme_drv_submit(drv, 1, &cmd, true);
-}
-
-static int io_sync(struct nvme_drv *drv, uint8_t opc, uint64_t blk, struct vfio_dma *b)
-{
-	struct nvme_cqe cqe;
-	int ret = io(drv, opc, blk, b);
-
-	if (!ret)
-		ret = nvme_drv_reap(drv, 1, &cqe, 5000);
-	if (!ret && (cqe.cid != blk || cqe.status >> 1))
-		ret = -EIO;
-	return ret;
-}
 
 /* read back blocks [first, first + n) of generation gen through drv */
 static int verify(struct nvme_drv *drv, struct vfio_dma *b, uint64_t first, int n,
@@ -121,11 +92,11 @@ static int verify(struct nvme_drv *drv, struct vfio_dma *b, uint64_t first, int 
 	uint8_t want[4096];
 
 	for (int i = 0; i < n; i++) {
-		int ret = io_sync(drv, nvme_cmd_read, first + i, b);
+		int ret = nvme_drv_io_sync(drv, nvme_cmd_read, first + i, b->iova);
 
 		if (ret)
 			return ret;
-		fill(want, sizeof(want), first + i, gen);
+		nvme_drv_pattern(want, first + i, gen);
 		if (memcmp(want, b->va, sizeof(want)))
 			return -EILSEQ;
 	}
@@ -214,8 +185,8 @@ TEST_F(mig, loopback)
 	size_t len;
 
 	for (int i = 0; i < 4; i++) {
-		fill(self->buf[i].va, 4096, 10 + i, 1);
-		ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 10 + i, &self->buf[i]));
+		nvme_drv_pattern(self->buf[i].va, 10 + i, 1);
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 10 + i, self->buf[i].iova));
 	}
 	ASSERT_EQ(0, save(d, &stream, &len));
 	ASSERT_EQ(0, load(d, stream, len, 100));
@@ -239,8 +210,8 @@ TEST_F(mig, live_migration_between_pfs)
 	int sfd, dfd, done = 0;
 
 	for (int i = 0; i < 8; i++) {
-		fill(self->buf[i].va, 4096, 20 + i, 2);
-		ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova));
 	}
 	ASSERT_EQ(0, vfio_mig_data_size(src, &size_running));
 
@@ -261,14 +232,14 @@ TEST_F(mig, live_migration_between_pfs)
 
 	/* the guest keeps writing while the header travels */
 	for (int i = 8; i < 12; i++) {
-		fill(self->buf[i].va, 4096, 20 + i, 2);
-		ASSERT_EQ(0, io(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova, true));
 	}
 	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
 	ASSERT_EQ(0, vfio_mig_data_size(src, &size_stopped));
 	for (int i = 12; i < 14; i++) {		/* queued while suspended */
-		fill(self->buf[i].va, 4096, 20 + i, 2);
-		ASSERT_EQ(0, io(&self->drv, nvme_cmd_write, 20 + i, &self->buf[i]));
+		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova, true));
 	}
 	ASSERT_EQ(0, vfio_mig_set(src, S_STOP_COPY, NULL));
 	ASSERT_LT(0, vfio_mig_read_all(sfd, &stream, &len));
@@ -300,8 +271,8 @@ TEST_F(mig, live_migration_between_pfs)
 		EXPECT_EQ(1, self->seen[i]);
 	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 20, 14, 2));
 	/* and new I/O works on the destination */
-	fill(self->buf[0].va, 4096, 40, 3);
-	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 40, &self->buf[0]));
+	nvme_drv_pattern(self->buf[0].va, 40, 3);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 40, self->buf[0].iova));
 	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 40, 1, 3));
 }
 
@@ -312,8 +283,8 @@ TEST_F(mig, stop_copy_back_to_running)
 	uint8_t *stream;
 	size_t len;
 
-	fill(self->buf[0].va, 4096, 50, 4);
-	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 50, &self->buf[0]));
+	nvme_drv_pattern(self->buf[0].va, 50, 4);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 50, self->buf[0].iova));
 	ASSERT_EQ(0, save(src, &stream, &len));
 	free(stream);
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
@@ -338,8 +309,8 @@ TEST_F(mig, reset_during_precopy)
 	nvme_drv_fini(&self->drv);
 	ASSERT_EQ(0, nvme_drv_init(&self->drv, src, SHARED_NSID));
 	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	fill(self->buf[0].va, 4096, 60, 5);
-	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 60, &self->buf[0]));
+	nvme_drv_pattern(self->buf[0].va, 60, 5);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 60, self->buf[0].iova));
 	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 60, 1, 5));
 }
 
@@ -351,8 +322,8 @@ TEST_F(mig, bad_stream_is_rejected)
 	size_t len;
 	int fd;
 
-	fill(self->buf[0].va, 4096, 70, 6);
-	ASSERT_EQ(0, io_sync(&self->drv, nvme_cmd_write, 70, &self->buf[0]));
+	nvme_drv_pattern(self->buf[0].va, 70, 6);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 70, self->buf[0].iova));
 	ASSERT_EQ(0, save(src, &stream, &len));
 	bad = malloc(len);
 	ASSERT_NE(NULL, bad);

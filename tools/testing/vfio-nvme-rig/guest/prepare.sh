@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Guest-side setup every test shares; sourced by init.
-# Both PFs (0: source drive, 1: destination drive) get RIG_VFS VFs; VFs 1..RIG_ONLINE
+# All three PFs (0: source drive, 1: destination drive, 2: a drive without
+# live migration) get RIG_VFS VFs; VFs 1..RIG_ONLINE
 # get 2 queue and 1 interrupt resources and go online, the rest stay offline with
 # no resources (the negative tests use the last one).
 RIG_VFS=3
@@ -9,11 +10,11 @@ RIG_ONLINE=2
 rig_prepare() {
 	modprobe nvme || return 1
 	for i in $(seq 100); do
-		[ "$(ls /sys/class/nvme 2>/dev/null | wc -l)" -ge 2 ] && break
+		[ "$(ls /sys/class/nvme 2>/dev/null | wc -l)" -ge 3 ] && break
 		sleep 0.1
 	done
 	modprobe vfio_iommu_type1 && modprobe vfio-pci && modprobe nvme-vfio-pci || return 1
-	for pf in 0 1; do
+	for pf in 0 1 2; do
 		vfio-nvme-setup sriov $pf $RIG_VFS $RIG_ONLINE || return 1
 	done
 }

@@ -249,6 +249,38 @@ void nvme_drv_rw_cmd(struct nvme_drv *drv, struct nvme_sqe *cmd, uint8_t opcode,
 	cmd->cdw12 = nlb - 1;
 }
 
+int nvme_drv_io(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iova,
+		bool ring)
+{
+	uint16_t nlb = PAGE / drv->lba_size;
+	struct nvme_sqe cmd;
+
+	nvme_drv_rw_cmd(drv, &cmd, opcode, blk * nlb, nlb, iova);
+	cmd.cid = blk;
+	return nvme_drv_submit(drv, 1, &cmd, ring);
+}
+
+int nvme_drv_io_sync(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iova)
+{
+	struct nvme_cqe cqe;
+	int ret = nvme_drv_io(drv, opcode, blk, iova, true);
+
+	if (!ret)
+		ret = nvme_drv_reap(drv, 1, &cqe, 5000);
+	if (!ret && (cqe.cid != blk || cqe.status >> 1))
+		ret = -EIO;
+	return ret;
+}
+
+void nvme_drv_pattern(void *buf, uint64_t blk, uint32_t gen)
+{
+	for (size_t i = 0; i < PAGE; i += 8) {
+		uint64_t v = blk << 32 | (uint64_t)gen << 16 | i;
+
+		memcpy((uint8_t *)buf + i, &v, 8);
+	}
+}
+
 int nvme_drv_switch(struct nvme_drv *drv, struct vfio_dev *dev)
 {
 	size_t size;

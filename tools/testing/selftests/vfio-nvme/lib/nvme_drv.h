@@ -78,6 +78,16 @@ int nvme_drv_admin(struct nvme_drv *drv, struct nvme_sqe *cmd, uint32_t *dw0);
 /* fill an I/O read or write of nlb blocks at slba from/to buf (<= 2 pages) */
 void nvme_drv_rw_cmd(struct nvme_drv *drv, struct nvme_sqe *cmd, uint8_t opcode,
 		     uint64_t slba, uint16_t nlb, uint64_t buf_iova);
+/*
+ * The tests' I/O unit: 4 KiB block blk on SQ/CQ 1, command ID blk.
+ * nvme_drv_io() only submits; nvme_drv_io_sync() also waits for success.
+ */
+int nvme_drv_io(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iova,
+		bool ring);
+int nvme_drv_io_sync(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iova);
+/* the 4 KiB pattern of generation gen of block blk */
+void nvme_drv_pattern(void *buf, uint64_t blk, uint32_t gen);
+
 /* after a migration: the same queues, driven through another function */
 int nvme_drv_switch(struct nvme_drv *drv, struct vfio_dev *dev);
 

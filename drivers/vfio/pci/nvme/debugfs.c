@@ -26,7 +26,7 @@ DEFINE_SHOW_ATTRIBUTE(nvmevf_debugfs);
 void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
 	if (!nvmevf_debugfs_root)
-		nvmevf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+		nvmevf_debugfs_root = debugfs_create_dir("nvme-vfio-pci", NULL);
 	nvmevf_dev->debugfs = debugfs_create_dir(pci_name(nvmevf_dev->core_device.pdev),
 						 nvmevf_debugfs_root);
 	debugfs_create_file("migration", 0400, nvmevf_dev->debugfs, nvmevf_dev,

@@ -523,6 +523,11 @@ nvmevf_pci_set_device_state(struct vfio_device *vdev,
 	int ret;
 
 	mutex_lock(&nvmevf_dev->state_mutex);
+	/* only a reset leaves ERROR; the core's table has no arcs out of it */
+	if (nvmevf_dev->mig_state == VFIO_DEVICE_STATE_ERROR) {
+		res = ERR_PTR(-EINVAL);
+		goto out;
+	}
 	while (new_state != nvmevf_dev->mig_state) {
 		ret = vfio_mig_get_next_state(vdev, nvmevf_dev->mig_state,
 					      new_state, &next_state);
@@ -549,6 +554,7 @@ nvmevf_pci_set_device_state(struct vfio_device *vdev,
 			break;
 		}
 	}
+out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);
 	return res;
 }

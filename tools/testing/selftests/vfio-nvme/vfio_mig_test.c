@@ -9,6 +9,7 @@
  * Expects both PFs prepared by "vfio-nvme-setup sriov PF 3 2".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,41 @@ TEST_F(mig, pf_failure_means_error_state)
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
 	ASSERT_EQ(0, vfio_mig_set(src, S_P2P, NULL));
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+}
+
+/* each operation on the PF is a trace event; debugfs shows the state */
+TEST_F(mig, trace_and_debugfs)
+{
+	const char *ev = "/sys/kernel/tracing/events/nvme_vfio_pci/nvmevf_lm_cmd/enable";
+	char path[256], buf[8192] = "";
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/nvme-vfio-pci/%s/migration",
+		 self->bdf[0]);
+	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_P2P, NULL));
+	ASSERT_EQ(0, sysfs_read(path, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "state: 5"));	/* RUNNING_P2P */
+	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_RUNNING, NULL));
+
+	if (access(ev, W_OK))
+		SKIP(return, "no tracefs at /sys/kernel/tracing");
+	ASSERT_EQ(0, sysfs_write("/sys/kernel/tracing/trace", ""));
+	ASSERT_EQ(0, sysfs_write(ev, "1"));
+	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_RUNNING, NULL));
+	ASSERT_EQ(0, sysfs_write(ev, "0"));
+	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	buf[n] = '\0';
+	snprintf(path, sizeof(path), "%s cntlid=%u op=suspend", self->bdf[0], self->drv.cntlid);
+	EXPECT_NE(NULL, strstr(buf, path));
+	snprintf(path, sizeof(path), "%s cntlid=%u op=resume", self->bdf[0], self->drv.cntlid);
+	EXPECT_NE(NULL, strstr(buf, path));
+	EXPECT_NE(NULL, strstr(buf, "ret=0"));
 }
 
 TEST_HARNESS_MAIN

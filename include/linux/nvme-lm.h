@@ -26,4 +26,22 @@ int nvme_lm_get_state(struct nvme_lm_vf *lm, u8 csvi, u8 csuuidi, u64 offset,
 int nvme_lm_set_state(struct nvme_lm_vf *lm, u8 seqind, u8 csvi, u8 csuuidi,
 		      u64 offset, const void *buf, size_t len);
 
+/**
+ * struct nvme_lm_mem_track_caps - host memory change tracking of the PF
+ * @min_gran_bits: smallest granularity, log2 of bytes
+ * @max_gran_bits: largest granularity, log2 of bytes
+ * @max_ranges: most ranges one Track Memory Changes command takes
+ */
+struct nvme_lm_mem_track_caps {
+	u8 min_gran_bits;
+	u8 max_gran_bits;
+	u16 max_ranges;
+};
+
+int nvme_lm_mem_track_caps(struct nvme_lm_vf *lm, struct nvme_lm_mem_track_caps *caps);
+int nvme_lm_track_memory(struct nvme_lm_vf *lm, bool start, u8 gran_bits,
+			 const struct nvme_lm_mem_range *ranges, u16 nr);
+int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
+		       void *bitmap, size_t len, u32 *count);
+
 #endif /* _LINUX_NVME_LM_H */

@@ -79,8 +79,33 @@ enum {
 #define NVME_FEAT_CDQ			0x21
 #define NVME_ID_CNS_CTRL_STATE_FMTS	0x20
 
+/*
+ * Track Memory Changes (Track Send SEL 1) and Track Receive (SEL 0).  No
+ * public source defines their fields; this is the encoding of this
+ * project's test device (Documentation/driver-api/vfio-nvme-qemu.rst):
+ * Track Send: CDW11[15:0] CNTLID, MOS[3:0] LACT, CDW12[7:0] granularity
+ * (log2 bytes), CDW13[15:0] number of struct nvme_lm_mem_range in the data.
+ * Track Receive: CDW11[15:0] CNTLID, CDW12/13 start address, CDW14 bit 0
+ * clear what is reported, CDW15 NUMD (0's based); data: a bitmap with one
+ * bit per granule from the start address; dword 0: bits set.
+ */
+#define NVME_LM_TRACK_RECV_CLEAR	BIT(0)
+
+/**
+ * struct nvme_lm_mem_range - a host memory range to track
+ * @addr: start address, granularity aligned
+ * @len: length in bytes, granularity aligned
+ */
+struct nvme_lm_mem_range {
+	__le64	addr;
+	__le64	len;
+};
+
 /* Identify Controller */
 #define NVME_CTRL_OACS_HMLMS		BIT(11)
+#define NVME_ID_CTRL_CMMRTD_OFFSET	570
+#define NVME_ID_CTRL_MINMRTG_OFFSET	574
+#define NVME_ID_CTRL_MAXMRTG_OFFSET	575
 #define NVME_ID_CTRL_TRATTR_OFFSET	576
 #define NVME_TRATTR_THMCS		BIT(0)
 #define NVME_TRATTR_TUDCS		BIT(1)
@@ -163,6 +188,7 @@ struct nvme_sec_ctrl_list {
 static_assert(sizeof(struct nvme_lm_ctrl_state_hdr) == 48);
 static_assert(sizeof(struct nvme_lm_ctrl_state_fmts) == 4096);
 static_assert(sizeof(struct nvme_sec_ctrl) == 32);
+static_assert(sizeof(struct nvme_lm_mem_range) == 16);
 static_assert(sizeof(struct nvme_sec_ctrl_list) == 4096);
 
 #endif /* _LINUX_NVME_TP4159_H */

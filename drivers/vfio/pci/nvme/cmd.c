@@ -177,6 +177,31 @@ out:
 	return ret;
 }
 
+int nvmevf_cmd_track_memory(struct nvmevf_pci_core_device *nvmevf_dev, bool start,
+			    u8 gran_bits, const struct nvme_lm_mem_range *ranges,
+			    u16 nr)
+{
+	u64 t0 = ktime_get_ns();
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	return nvmevf_traced(nvmevf_dev, start ? "track start" : "track stop",
+			     0, nr * sizeof(*ranges), t0,
+			     nvme_lm_track_memory(nvmevf_dev->lm, start, gran_bits,
+						  ranges, nr));
+}
+
+/* read and clear a window of the PF's dirty bitmap */
+int nvmevf_cmd_track_recv(struct nvmevf_pci_core_device *nvmevf_dev, u64 start,
+			  void *bitmap, size_t len, u32 *count)
+{
+	u64 t0 = ktime_get_ns();
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	return nvmevf_traced(nvmevf_dev, "memory changes", start, len, t0,
+			     nvme_lm_track_recv(nvmevf_dev->lm, start, true,
+						bitmap, len, count));
+}
+
 /* describe this VF for the stream header, and pick the formats to save with */
 int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
 			    struct nvmevf_mig_hdr *hdr)
@@ -218,3 +243,4 @@ out:
 	kfree(fmts);
 	return ret;
 }
+

@@ -44,6 +44,7 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 	if (nvmevf_dev->lm) {
 		mutex_lock(&nvmevf_dev->state_mutex);
 		nvmevf_disable_fds(nvmevf_dev);
+		nvmevf_dirty_stop_locked(nvmevf_dev);
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 	}
 	vfio_pci_core_close_device(core_vdev);
@@ -94,8 +95,10 @@ static int nvmevf_pci_init_migration(struct nvmevf_pci_core_device *nvmevf_dev)
 		nvmevf_dev->lm = NULL;
 		return ret;
 	}
-	pci_info(pdev, "live migration through PF %s, secondary controller %u\n",
-		 pci_name(pci_physfn(pdev)), nvme_lm_vf_cntlid(lm));
+	nvmevf_dirty_init(nvmevf_dev);
+	pci_info(pdev, "live migration through PF %s, secondary controller %u%s\n",
+		 pci_name(pci_physfn(pdev)), nvme_lm_vf_cntlid(lm),
+		 nvmevf_dev->core_device.vdev.log_ops ? ", DMA dirty tracking" : "");
 	nvmevf_debugfs_init(nvmevf_dev);
 	return 0;
 }
@@ -205,3 +208,4 @@ module_pci_driver(nvmevf_pci_driver);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("VFIO PCI variant driver for NVMe SR-IOV virtual functions");
 MODULE_SOFTDEP("pre: nvme");
+MODULE_IMPORT_NS(IOMMUFD);

@@ -62,6 +62,8 @@ struct nvmevf_migration_file {
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
  * @saving_migf: the open saving file, if any
  * @resuming_migf: the open resuming file, if any
+ * @track_caps: the PF's host memory change tracking
+ * @dirty_gran: granularity (log2 bytes) of DMA logging, 0 when it is off
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
  */
@@ -77,6 +79,8 @@ struct nvmevf_pci_core_device {
 	bool deferred_reset;
 	struct nvmevf_migration_file *saving_migf;
 	struct nvmevf_migration_file *resuming_migf;
+	struct nvme_lm_mem_track_caps track_caps;
+	u8 dirty_gran;
 	int last_errno;
 	struct dentry *debugfs;
 };
@@ -106,6 +110,16 @@ int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
 			  size_t len);
 int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
 			    struct nvmevf_mig_hdr *hdr);
+
+int nvmevf_cmd_track_memory(struct nvmevf_pci_core_device *nvmevf_dev, bool start,
+			    u8 gran_bits, const struct nvme_lm_mem_range *ranges,
+			    u16 nr);
+int nvmevf_cmd_track_recv(struct nvmevf_pci_core_device *nvmevf_dev, u64 start,
+			  void *bitmap, size_t len, u32 *count);
+
+/* dirty.c: DMA logging */
+void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev);
+void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* debugfs.c */
 #ifdef CONFIG_DEBUG_FS

@@ -382,6 +382,84 @@ TEST_F(mig, pf_failure_means_error_state)
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
 }
 
+static bool bit_set(const uint64_t *bm, uint64_t bit)
+{
+	return bm[bit / 64] & (1ULL << (bit % 64));
+}
+
+/*
+ * DMA logging over two ranges (the data buffers, the I/O CQ): reads make
+ * the device write the even buffers, writes only read the odd ones; every
+ * written page is reported, in several rounds, and a report clears it.
+ * Needs iova_bitmap (CONFIG_IOMMUFD_DRIVER): the debug kernel, not Debian's.
+ */
+TEST_F(mig, dma_logging_reports_device_writes)
+{
+	struct vfio_dev *d = &self->dev[0];
+	uint64_t base = self->buf[0].iova;
+	uint64_t span = self->buf[NBUF - 1].iova + 4096 - base;
+	uint64_t cq = self->drv.cq[1].mem.iova;
+	uint64_t ranges[2][2] = { { base, span }, { cq, 4096 } };
+	uint64_t pgsize = 4096, npages = span / 4096, cqbm = 0;
+	uint64_t *bm = calloc((npages + 63) / 64, 8);
+	struct vfio_device_feature probe = {
+		.argsz = sizeof(probe),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	};
+
+	ASSERT_NE(NULL, bm);
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
+		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 2, &pgsize));
+	EXPECT_EQ(4096, pgsize);
+	EXPECT_EQ(-EBUSY, vfio_dma_log_start(d, ranges, 2, &pgsize));
+
+	for (int round = 0; round < 3; round++) {
+		int extra = 0;
+
+		/* reads into the buffers of this round's parity, writes from the rest */
+		for (int i = 0; i < NBUF; i++)
+			ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, (i + round) % 2 ?
+						      nvme_cmd_write : nvme_cmd_read,
+						      80 + i, self->buf[i].iova));
+		memset(bm, 0, (npages + 63) / 64 * 8);
+		ASSERT_EQ(0, vfio_dma_log_report(d, base, span, 4096, bm));
+		for (int i = 0; i < NBUF; i++) {
+			uint64_t bit = (self->buf[i].iova - base) / 4096;
+
+			EXPECT_EQ(!((i + round) % 2), bit_set(bm, bit))
+				TH_LOG("round %d buffer %d", round, i);
+		}
+		for (uint64_t bit = 0; bit < npages; bit++)
+			extra += bit_set(bm, bit);
+		extra -= NBUF / 2;
+		EXPECT_EQ(0, extra);
+		/* the completion queue was written too */
+		ASSERT_EQ(0, vfio_dma_log_report(d, cq, 4096, 4096, &cqbm));
+		EXPECT_EQ(1, cqbm & 1);
+		cqbm = 0;
+		/* reported means cleared */
+		memset(bm, 0, (npages + 63) / 64 * 8);
+		ASSERT_EQ(0, vfio_dma_log_report(d, base, span, 4096, bm));
+		for (uint64_t bit = 0; bit < npages; bit++)
+			EXPECT_FALSE(bit_set(bm, bit));
+	}
+	/* logging survives PRE_COPY */
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set(d, S_PRE_COPY, &fd));
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 80, self->buf[0].iova));
+	memset(bm, 0, (npages + 63) / 64 * 8);
+	ASSERT_EQ(0, vfio_dma_log_report(d, base, span, 4096, bm));
+	EXPECT_TRUE(bit_set(bm, 0));
+	ASSERT_EQ(0, vfio_mig_set(d, S_RUNNING, NULL));
+	close(fd);
+	ASSERT_EQ(0, vfio_dma_log_stop(d));
+	EXPECT_NE(0, vfio_dma_log_report(d, base, span, 4096, bm));
+	free(bm);
+}
+
 /* each operation on the PF is a trace event; debugfs shows the state */
 TEST_F(mig, trace_and_debugfs)
 {

@@ -113,3 +113,58 @@ int vfio_mig_write_all(int data_fd, const uint8_t *buf, size_t len, size_t chunk
 	}
 	return 0;
 }
+
+int vfio_dma_log_start(struct vfio_dev *dev, const uint64_t (*ranges)[2], int n,
+		       uint64_t *page_size)
+{
+	struct vfio_device_feature_dma_logging_range r[16];
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_logging_control ctl;
+	} f = {
+		.hdr.argsz = sizeof(f),
+		.hdr.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+		.ctl.page_size = *page_size,
+		.ctl.num_ranges = n,
+		.ctl.ranges = (uintptr_t)r,
+	};
+
+	if (n > 16)
+		return -E2BIG;
+	for (int i = 0; i < n; i++) {
+		r[i].iova = ranges[i][0];
+		r[i].length = ranges[i][1];
+	}
+	if (ioctl(dev->fd, VFIO_DEVICE_FEATURE, &f))
+		return -errno;
+	*page_size = f.ctl.page_size;
+	return 0;
+}
+
+int vfio_dma_log_stop(struct vfio_dev *dev)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	};
+
+	return ioctl(dev->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
+int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t len,
+			uint64_t page_size, uint64_t *bitmap)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_logging_report rep;
+	} f = {
+		.hdr.argsz = sizeof(f),
+		.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+		.rep.iova = iova,
+		.rep.length = len,
+		.rep.page_size = page_size,
+		.rep.bitmap = (uintptr_t)bitmap,
+	};
+
+	return ioctl(dev->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}

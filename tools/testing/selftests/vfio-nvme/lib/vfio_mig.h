@@ -21,4 +21,12 @@ ssize_t vfio_mig_read_all(int data_fd, uint8_t **buf, size_t *len);
 /* write len bytes in pieces of chunk bytes: 0 or -errno */
 int vfio_mig_write_all(int data_fd, const uint8_t *buf, size_t len, size_t chunk);
 
+/* DMA_LOGGING_START over n ranges {iova, len}; *page_size in and out: 0 or -errno */
+int vfio_dma_log_start(struct vfio_dev *dev, const uint64_t (*ranges)[2], int n,
+		       uint64_t *page_size);
+int vfio_dma_log_stop(struct vfio_dev *dev);
+/* DMA_LOGGING_REPORT of [iova, iova + len) at page_size into bitmap: 0 or -errno */
+int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t len,
+			uint64_t page_size, uint64_t *bitmap);
+
 #endif

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nvme-vfio-pci: device DMA dirty tracking (VFIO DMA_LOGGING_*) on the PF's
+ * host memory change tracking (TP4159 Track Memory Changes, Track Receive).
+ *
+ * The PF tracks the VF's writes at a granularity between its MINMRTG and
+ * MAXMRTG (log2 bytes): the granule is the requested page size clamped to
+ * that span, and reported back to the caller.  More IOVA ranges than the
+ * PF takes (CMMRTD) are merged with vfio_combine_iova_ranges().  A report
+ * reads the PF's bitmap in windows and clears what it read.
+ */
+#include <linux/interval_tree.h>
+#include <linux/iova_bitmap.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+
+#include "nvmevf.h"
+
+/* bytes of bitmap read from the PF per Track Receive */
+#define NVMEVF_DIRTY_WINDOW	4096
+
+static int nvmevf_log_start(struct vfio_device *vdev,
+			    struct rb_root_cached *ranges, u32 nnodes,
+			    u64 *page_size)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+	const struct nvme_lm_mem_track_caps *caps = &nvmevf_dev->track_caps;
+	struct interval_tree_node *node;
+	struct nvme_lm_mem_range *r;
+	u8 gran;
+	u32 i = 0;
+	int ret;
+
+	gran = clamp_t(u8, ilog2(*page_size), caps->min_gran_bits,
+		       caps->max_gran_bits);
+	if (nnodes > caps->max_ranges) {
+		vfio_combine_iova_ranges(ranges, nnodes, caps->max_ranges);
+		nnodes = caps->max_ranges;
+	}
+	r = kcalloc(nnodes, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node && i < nnodes;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX), i++) {
+		u64 start = round_down(node->start, 1ULL << gran);
+		u64 end = round_up((u64)node->last + 1, 1ULL << gran);
+
+		r[i].addr = cpu_to_le64(start);
+		r[i].len = cpu_to_le64(end - start);
+	}
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	if (nvmevf_dev->dirty_gran) {
+		ret = -EBUSY;	/* one START until STOP */
+	} else {
+		ret = nvmevf_cmd_track_memory(nvmevf_dev, true, gran, r, i);
+		if (!ret) {
+			nvmevf_dev->dirty_gran = gran;
+			*page_size = 1ULL << gran;
+		}
+	}
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	kfree(r);
+	return ret;
+}
+
+/* stop tracking, if it is on; state_mutex held */
+void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	if (!nvmevf_dev->dirty_gran)
+		return;
+	nvmevf_cmd_track_memory(nvmevf_dev, false, 0, NULL, 0);
+	nvmevf_dev->dirty_gran = 0;
+}
+
+static int nvmevf_log_stop(struct vfio_device *vdev)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+
+	mutex_lock(&nvmevf_dev->state_mutex);
+	nvmevf_dirty_stop_locked(nvmevf_dev);
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	return 0;
+}
+
+static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
+				     unsigned long iova, unsigned long length,
+				     struct iova_bitmap *dirty)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+	u64 gsize, start, end, addr;
+	unsigned long *bm;
+	u32 count;
+	int ret = 0;
+
+	bm = kmalloc(NVMEVF_DIRTY_WINDOW, GFP_KERNEL);
+	if (!bm)
+		return -ENOMEM;
+	mutex_lock(&nvmevf_dev->state_mutex);
+	if (!nvmevf_dev->dirty_gran) {
+		ret = -EINVAL;
+		goto out;
+	}
+	gsize = 1ULL << nvmevf_dev->dirty_gran;
+	start = round_down(iova, gsize);
+	end = (u64)iova + length;
+	for (addr = start; addr < end; addr += NVMEVF_DIRTY_WINDOW * 8 * gsize) {
+		unsigned long bit, nbits = NVMEVF_DIRTY_WINDOW * 8;
+
+		ret = nvmevf_cmd_track_recv(nvmevf_dev, addr, bm,
+					    NVMEVF_DIRTY_WINDOW, &count);
+		if (ret)
+			break;
+		if (!count)
+			continue;
+		/* the PF's bitmap is little endian, bit i of byte i / 8 */
+		for (bit = 0; bit < nbits; bit++) {
+			u64 a = addr + bit * gsize;
+
+			if (!(((u8 *)bm)[bit / 8] & BIT(bit % 8)))
+				continue;
+			if (a + gsize <= iova || a >= end)
+				continue;
+			iova_bitmap_set(dirty, max_t(u64, a, iova),
+					min_t(u64, a + gsize, end) - max_t(u64, a, iova));
+		}
+	}
+out:
+	nvmevf_state_mutex_unlock(nvmevf_dev);
+	kfree(bm);
+	return ret;
+}
+
+static const struct vfio_log_ops nvmevf_log_ops = {
+	.log_start = nvmevf_log_start,
+	.log_stop = nvmevf_log_stop,
+	.log_read_and_clear = nvmevf_log_read_and_clear,
+};
+
+/* offer DMA logging when the PF tracks host memory and iova_bitmap exists */
+void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER))
+		return;
+	if (nvme_lm_mem_track_caps(nvmevf_dev->lm, &nvmevf_dev->track_caps))
+		return;
+	nvmevf_dev->core_device.vdev.log_ops = &nvmevf_log_ops;
+}

@@ -44,4 +44,16 @@ int nvme_lm_track_memory(struct nvme_lm_vf *lm, bool start, u8 gran_bits,
 int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
 		       void *bitmap, size_t len, u32 *count);
 
+struct nvme_lm_udmq;
+
+/* a User Data Migration Queue holds at most entries - 1 unread entries */
+#define NVME_LM_UDMQ_MIN_ENTRIES	2
+#define NVME_LM_UDMQ_MAX_ENTRIES	65536
+
+struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries);
+void nvme_lm_udmq_delete(struct nvme_lm_udmq *q);
+int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start);
+int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
+		      unsigned int max, unsigned int *nread);
+
 #endif /* _LINUX_NVME_LM_H */

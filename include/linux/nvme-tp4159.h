@@ -152,6 +152,47 @@ struct nvme_lm_ctrl_state_fmts {
 #define NVME_LM_UUID_LEN		16
 
 /**
+ * struct nvme_lm_udmq_entry - User Data Migration Queue entry
+ * @nsid: namespace the change is in
+ * @nlb: number of logical blocks changed, 0's based
+ * @slba: first logical block changed
+ * @rsvd16: reserved
+ * @attr: phase tag (bit 0), entry specific attributes (ESA, bits 3:1) and
+ *	  LBA change indicator (LBACI, bits 7:6)
+ *
+ * The LBA Migration Queue entry format 0.  Sources disagree on NLB for
+ * deallocations (see the reference notes); it is 0's based here as for
+ * every write, which is what the project's test device posts.
+ */
+struct nvme_lm_udmq_entry {
+	__le32	nsid;
+	__le32	nlb;
+	__le64	slba;
+	__u8	rsvd16[15];
+	__u8	attr;
+};
+
+#define NVME_LM_UDMQ_PHASE		BIT(0)
+#define NVME_LM_UDMQ_ESA(attr)		(((attr) >> 1) & 0x7)
+#define NVME_LM_UDMQ_LBACI(attr)	(((attr) >> 6) & 0x3)
+
+/* UDMQ entry specific attributes */
+enum {
+	NVME_LM_ESA_NORMAL		= 0,
+	NVME_LM_ESA_FIRST		= 1,
+	NVME_LM_ESA_STOPPED		= 2,
+	NVME_LM_ESA_SUSPENDED		= 3,
+	NVME_LM_ESA_FULL		= 7,
+};
+
+/* UDMQ LBA change indicator */
+enum {
+	NVME_LM_LBACI_RANGE		= 0,
+	NVME_LM_LBACI_ALL		= 1,
+	NVME_LM_LBACI_NONE		= 2,
+};
+
+/**
  * struct nvme_sec_ctrl - Secondary Controller List entry (Identify CNS 15h)
  * @scid: secondary controller ID, the CNTLID live migration commands name
  * @pcid: primary controller ID
@@ -190,5 +231,6 @@ static_assert(sizeof(struct nvme_lm_ctrl_state_fmts) == 4096);
 static_assert(sizeof(struct nvme_sec_ctrl) == 32);
 static_assert(sizeof(struct nvme_lm_mem_range) == 16);
 static_assert(sizeof(struct nvme_sec_ctrl_list) == 4096);
+static_assert(sizeof(struct nvme_lm_udmq_entry) == 32);
 
 #endif /* _LINUX_NVME_TP4159_H */

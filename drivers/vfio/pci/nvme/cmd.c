@@ -244,3 +244,36 @@ out:
 	return ret;
 }
 
+/* the User Data Migration Queue behind VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
+struct nvme_lm_udmq *nvmevf_cmd_udmq_create(struct nvmevf_pci_core_device *nvmevf_dev,
+					    u32 entries)
+{
+	u64 start = ktime_get_ns();
+	struct nvme_lm_udmq *q;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	q = nvme_lm_udmq_create(nvmevf_dev->lm, entries);
+	nvmevf_traced(nvmevf_dev, "create lba queue", 0, entries, start,
+		      PTR_ERR_OR_ZERO(q));
+	return q;
+}
+
+int nvmevf_cmd_udmq_log(struct nvmevf_pci_core_device *nvmevf_dev,
+			struct nvme_lm_udmq *q, bool start_log)
+{
+	u64 start = ktime_get_ns();
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	return nvmevf_traced(nvmevf_dev, start_log ? "start lba log" : "stop lba log",
+			     0, 0, start, nvme_lm_udmq_log(q, start_log));
+}
+
+void nvmevf_cmd_udmq_delete(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct nvme_lm_udmq *q)
+{
+	u64 start = ktime_get_ns();
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	nvme_lm_udmq_delete(q);
+	nvmevf_traced(nvmevf_dev, "delete lba queue", 0, 0, start, 0);
+}

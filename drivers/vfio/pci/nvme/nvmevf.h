@@ -13,6 +13,8 @@
 
 #include "stream.h"
 
+struct nvmevf_lba_log;
+
 /**
  * struct nvmevf_migration_file - a migration data file (the VFIO data_fd)
  * @filp: the anonymous inode file
@@ -64,6 +66,7 @@ struct nvmevf_migration_file {
  * @resuming_migf: the open resuming file, if any
  * @track_caps: the PF's host memory change tracking
  * @dirty_gran: granularity (log2 bytes) of DMA logging, 0 when it is off
+ * @lba_log: the LBA change log while it is on (lba_log.c)
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
  */
@@ -81,6 +84,7 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_migration_file *resuming_migf;
 	struct nvme_lm_mem_track_caps track_caps;
 	u8 dirty_gran;
+	struct nvmevf_lba_log *lba_log;
 	int last_errno;
 	struct dentry *debugfs;
 };
@@ -116,6 +120,18 @@ int nvmevf_cmd_track_memory(struct nvmevf_pci_core_device *nvmevf_dev, bool star
 			    u16 nr);
 int nvmevf_cmd_track_recv(struct nvmevf_pci_core_device *nvmevf_dev, u64 start,
 			  void *bitmap, size_t len, u32 *count);
+
+struct nvme_lm_udmq *nvmevf_cmd_udmq_create(struct nvmevf_pci_core_device *nvmevf_dev,
+					    u32 entries);
+int nvmevf_cmd_udmq_log(struct nvmevf_pci_core_device *nvmevf_dev,
+			struct nvme_lm_udmq *q, bool start_log);
+void nvmevf_cmd_udmq_delete(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct nvme_lm_udmq *q);
+
+/* lba_log.c: VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
+int nvmevf_lba_log_feature(struct nvmevf_pci_core_device *nvmevf_dev, u32 flags,
+			   void __user *uarg, size_t argsz);
+void nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* dirty.c: DMA logging */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev);

@@ -3,11 +3,15 @@
  * vfio-nvme-migrate: live-migrate an NVMe VF the way a VMM does, with I/O
  * running, and say what happened.
  *
- *   vfio-nvme-migrate [ROUNDS]
+ *   vfio-nvme-migrate [--local] [ROUNDS]
  *
  * The "guest" is a userspace NVMe driver on VF 1 of PF 0 (queues and data
  * in VFIO-mapped memory, namespace 2, which both drives share), writing and
- * verifying 4 KiB blocks.  It is migrated to VF 1 of PF 1 through
+ * verifying 4 KiB blocks.  With --local the guest uses namespace 1, the
+ * source drive's own disk, and its contents are migrated alongside the
+ * device state: copied while the guest runs, then what nvme-vfio-pci's LBA
+ * change log reports, the last changes during the downtime; the two
+ * namespaces must then be byte-identical.  It is migrated to VF 1 of PF 1 through
  * nvme-vfio-pci's VFIO migration uAPI: PRE_COPY, PRE_COPY_P2P, STOP_COPY on
  * the source; RESUMING then RUNNING on the destination, fed through the
  * data files; then the same queues carry on on the destination.  Exits 0
@@ -23,8 +27,11 @@
 #include "vfio_nvme.h"
 #include "vfio_mig.h"
 #include "nvme_drv.h"
+#include "lba_log.h"
 
-#define NSID		2
+#define SHARED_NSID	2
+#define LOCAL_NSID	1
+#define LOG_ENTRIES	4096
 #define QSIZE		32
 #define NBLK		64	/* blocks the guest rewrites every round */
 #define DRIVER		"nvme_vfio_pci"
@@ -46,6 +53,8 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+
+static int nsid = SHARED_NSID;
 
 static int die(const char *what, int ret)
 {
@@ -124,9 +133,94 @@ static int guest_verify(struct guest *g, struct vfio_dma *b)
 	return bad;
 }
 
+/* the namespace copy that runs alongside (--local) */
+struct local {
+	struct ns_copy c;
+	int log;
+	char src[64], dst[64];
+};
+
+/* copy what is marked, the guest writing between chunks */
+static void local_pass(struct local *l, struct guest *g)
+{
+	uint64_t pos = 0;
+
+	while (pos < l->c.nlb) {
+		long long ret = ns_copy_step(&l->c, &pos, 1 << 20);
+
+		if (ret < 0)
+			die("copying the namespace", ret);
+		if (g)
+			guest_run(g, 1);
+		ret = ns_copy_take_log(&l->c, l->log);
+		if (ret < 0)
+			die("reading the LBA change log", ret);
+	}
+}
+
+static void local_start(struct local *l, struct nvme_pf *pf, struct vfio_dev *src,
+			struct guest *g)
+{
+	double t0 = now_ms();
+	int ret;
+
+	ret = nvme_ns_bdev(pf[0].ctrl, LOCAL_NSID, l->src, sizeof(l->src));
+	if (!ret)
+		ret = nvme_ns_bdev(pf[1].ctrl, LOCAL_NSID, l->dst, sizeof(l->dst));
+	if (!ret)
+		ret = ns_copy_open(&l->c, l->src, l->dst, LOCAL_NSID);
+	if (ret)
+		die("opening the namespaces through the PFs", ret);
+	l->log = vfio_lba_log_start(src, LOG_ENTRIES);
+	if (l->log < 0)
+		die("VFIO_DEVICE_FEATURE_NVME_LBA_LOG start", l->log);
+	for (int i = 0; i < 100 && !l->c.records; i++) {
+		ret = ns_copy_take_log(&l->c, l->log);
+		if (ret < 0)
+			die("reading the LBA change log", ret);
+		usleep(10000);
+	}
+	if (!l->c.records)
+		die("logging did not start", -ETIMEDOUT);
+	ns_copy_mark_all(&l->c);
+	local_pass(l, g);
+	printf("namespace %u: %s -> %s, %llu MiB copied while the guest wrote, %llu blocks changed since\n",
+	       LOCAL_NSID, l->src, l->dst, (unsigned long long)(l->c.bytes >> 20),
+	       (unsigned long long)ns_copy_pending(&l->c));
+	local_pass(l, g);
+	printf("  second pass: %llu KiB, %llu log records so far, %.1f ms in all\n",
+	       (unsigned long long)(l->c.bytes >> 10), (unsigned long long)l->c.records,
+	       now_ms() - t0);
+}
+
+/* the VF is stopped: every change is in the log; copy the last ones */
+static void local_finish(struct local *l, struct vfio_dev *src)
+{
+	uint64_t before = l->c.bytes, pending;
+	int ret;
+
+	while ((ret = ns_copy_take_log(&l->c, l->log)) > 0)
+		;
+	if (ret < 0)
+		die("reading the LBA change log", ret);
+	pending = ns_copy_pending(&l->c);
+	while (ns_copy_pending(&l->c))
+		local_pass(l, NULL);
+	ret = vfio_lba_log_stop(src);
+	if (ret)
+		die("VFIO_DEVICE_FEATURE_NVME_LBA_LOG stop", ret);
+	printf("  namespace: %llu blocks (%llu KiB) copied in the downtime, suspend marker %s, %llu overflows\n",
+	       (unsigned long long)pending, (unsigned long long)((l->c.bytes - before) >> 10),
+	       l->c.suspended ? "seen" : "not seen", (unsigned long long)l->c.overflows);
+}
+
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 ? atoi(argv[1]) : 20;
+	bool local = argc > 1 && !strcmp(argv[1], "--local");
+	int rounds = argc > 1 + local ? atoi(argv[1 + local]) : 20;
+	struct local l = { .log = -1 };
+	double t_cmp = 0;
+	int same = 1;
 	struct nvme_pf pf[2];
 	char bdf[2][BDF_LEN];
 	struct vfio_ctr ctr;
@@ -141,6 +235,8 @@ int main(int argc, char **argv)
 	int sfd, dfd, ret, bad;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (local)
+		nsid = LOCAL_NSID;
 	for (int i = 0; i < 2; i++) {
 		ret = nvme_pf_open(i, &pf[i]);
 		if (ret)
@@ -161,7 +257,7 @@ int main(int argc, char **argv)
 		die("open VFIO devices", ret);
 	if (vfio_mig_flags(&dev[0]) <= 0)
 		die("no VFIO migration on the source", -EOPNOTSUPP);
-	ret = nvme_drv_init(&g.drv, &dev[0], NSID);
+	ret = nvme_drv_init(&g.drv, &dev[0], nsid);
 	if (!ret)
 		ret = nvme_drv_create_ioq(&g.drv, 1, QSIZE);
 	for (int i = 0; !ret && i < NBLK; i++)
@@ -172,7 +268,11 @@ int main(int argc, char **argv)
 		die("start the guest driver", ret);
 
 	guest_run(&g, rounds);
-	printf("guest: %lu writes done on the source (cntlid %u)\n", g.completed, g.drv.cntlid);
+	printf("guest: %lu writes done on the source (cntlid %u, namespace %d, %s)\n",
+	       g.completed, g.drv.cntlid, nsid, local ? "local to the source drive" :
+	       "shared by both drives");
+	if (local)
+		local_start(&l, pf, &dev[0], &g);
 
 	/* PRE_COPY: the device runs, the header travels ahead */
 	t0 = now_ms();
@@ -208,7 +308,16 @@ int main(int argc, char **argv)
 	if (ret || vfio_mig_read_all(sfd, &stream, &len) <= 0)
 		die("STOP_COPY", ret ? ret : -EIO);
 	close(sfd);
-	t_copy = now_ms();
+	if (local) {
+		local_finish(&l, &dev[0]);
+		/* not part of the migration: timed apart from the downtime */
+		t_cmp = now_ms();
+		same = ns_copy_compare(&l.c, NULL);
+		t_cmp = now_ms() - t_cmp;
+		ns_copy_close(&l.c);
+		close(l.log);
+	}
+	t_copy = now_ms() - t_cmp;
 	ret = vfio_mig_write_all(dfd, stream + early, len - early, 65536);
 	close(dfd);
 	if (ret)
@@ -219,18 +328,19 @@ int main(int argc, char **argv)
 		ret = vfio_mig_set(&dev[1], VFIO_DEVICE_STATE_RUNNING, NULL);
 	if (ret)
 		die("destination RESUMING -> RUNNING", ret);
-	t_load = now_ms();
+	t_load = now_ms() - t_cmp;
 	ret = vfio_mig_set(&dev[0], VFIO_DEVICE_STATE_STOP, NULL);
 	if (!ret)
 		ret = nvme_drv_switch(&g.drv, &dev[1]);
 	if (ret)
 		die("switching to the destination", ret);
-	t_run = now_ms();
+	t_run = now_ms() - t_cmp;
 	printf("stop-and-copy: source suspended with %lu writes outstanding, state %zu bytes "
 	       "(stream %zu, estimate %llu)\n", g.submitted - g.completed, len - early - 16 * 2,
 	       len, (unsigned long long)estimate);
-	printf("  suspend %.1f ms, read state %.1f ms, load and resume on destination %.1f ms, "
-	       "downtime %.1f ms\n", t_stop - t_pre, t_copy - t_stop, t_load - t_copy,
+	printf("  suspend %.1f ms, read state%s %.1f ms, load and resume on destination %.1f ms, "
+	       "downtime %.1f ms\n", t_stop - t_pre, local ? " and copy the last changes" : "",
+	       t_copy - t_stop, t_load - t_copy,
 	       t_run - t_pre);
 
 	/* the same queues carry on */
@@ -243,5 +353,8 @@ int main(int argc, char **argv)
 	printf("commands: %lu submitted, %lu completed, %lu duplicate completions, %lu lost\n",
 	       g.submitted, g.completed, g.dup, g.submitted - g.completed);
 	printf("data check: %s (%d blocks of %d differ)\n", bad ? "FAILED" : "OK", bad, NBLK);
-	return bad || g.dup || g.submitted != g.completed;
+	if (local)
+		printf("namespace check: source and destination namespace %d %s\n", LOCAL_NSID,
+		       same == 1 ? "byte-identical at the switch" : "DIFFER");
+	return bad || g.dup || g.submitted != g.completed || same != 1;
 }

@@ -104,34 +104,6 @@ static int verify(struct nvme_drv *drv, struct vfio_dma *b, uint64_t first, int 
 	return 0;
 }
 
-/* RUNNING -> STOP_COPY, the whole stream; back in STOP */
-static int save(struct vfio_dev *dev, uint8_t **stream, size_t *len)
-{
-	int fd, ret;
-
-	*stream = NULL;
-	*len = 0;
-	ret = vfio_mig_set(dev, S_STOP_COPY, &fd);
-	if (ret)
-		return ret;
-	ret = vfio_mig_read_all(fd, stream, len) < 0 ? -EIO : 0;
-	close(fd);
-	return ret ? ret : vfio_mig_set(dev, S_STOP, NULL);
-}
-
-/* -> RESUMING, write the stream, -> RUNNING */
-static int load(struct vfio_dev *dev, const uint8_t *stream, size_t len, size_t chunk)
-{
-	int fd, ret;
-
-	ret = vfio_mig_set(dev, S_RESUMING, &fd);
-	if (ret)
-		return ret;
-	ret = vfio_mig_write_all(fd, stream, len, chunk);
-	close(fd);
-	return ret ? ret : vfio_mig_set(dev, S_RUNNING, NULL);
-}
-
 TEST_F(mig, every_arc)
 {
 	struct vfio_dev *d = &self->dev[0];
@@ -172,7 +144,7 @@ TEST_F(mig, every_arc)
 	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET));
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(d));
 	/* multi-arc requests: the core splits them into the arcs above */
-	ASSERT_EQ(0, save(d, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_save(d, &stream, &len));
 	EXPECT_EQ(S_STOP, vfio_mig_get(d));
 	EXPECT_EQ(0, vfio_mig_set(d, S_RUNNING, NULL));
 	free(stream);
@@ -189,8 +161,8 @@ TEST_F(mig, loopback)
 		nvme_drv_pattern(self->buf[i].va, 10 + i, 1);
 		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 10 + i, self->buf[i].iova));
 	}
-	ASSERT_EQ(0, save(d, &stream, &len));
-	ASSERT_EQ(0, load(d, stream, len, 100));
+	ASSERT_EQ(0, vfio_mig_save(d, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_load(d, stream, len, 100));
 	free(stream);
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(d));
 	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 10, 4, 1));
@@ -286,7 +258,7 @@ TEST_F(mig, stop_copy_back_to_running)
 
 	nvme_drv_pattern(self->buf[0].va, 50, 4);
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 50, self->buf[0].iova));
-	ASSERT_EQ(0, save(src, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
 	free(stream);
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
 	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 50, 1, 4));
@@ -325,7 +297,7 @@ TEST_F(mig, bad_stream_is_rejected)
 
 	nvme_drv_pattern(self->buf[0].va, 70, 6);
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 70, self->buf[0].iova));
-	ASSERT_EQ(0, save(src, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
 	bad = malloc(len);
 	ASSERT_NE(NULL, bad);
 
@@ -358,7 +330,7 @@ TEST_F(mig, bad_stream_is_rejected)
 
 	/* the real stream still applies, and the source resumes unharmed */
 	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
-	ASSERT_EQ(0, load(dst, stream, len, 4096));
+	ASSERT_EQ(0, vfio_mig_load(dst, stream, len, 4096));
 	/* only one of the two may run the queues: this time the source */
 	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));

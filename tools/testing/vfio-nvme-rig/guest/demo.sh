@@ -6,10 +6,19 @@
 up() { cut -d' ' -f1 /proc/uptime; }
 step() { echo "DEMO [$(up)s] $*"; }
 
+rc=0
+run() {
+	vfio-nvme-migrate "$@" > /tmp/migrate.out 2>&1
+	r=$?
+	sed 's/^/DEMO   /' /tmp/migrate.out
+	[ $r = 0 ] || rc=$r
+}
+
 step "live migration of VF 1 of PF 0 (source) to VF 1 of PF 1 (destination) through nvme-vfio-pci"
-vfio-nvme-migrate 20 > /tmp/migrate.out 2>&1
-rc=$?
-sed 's/^/DEMO   /' /tmp/migrate.out
-dmesg | grep -E 'nvme_vfio_pci .*(live migration|migration|rejected|failed)' | sed 's/^/DEMO   dmesg: /'
+step "1. shared storage: the guest's namespace is on both drives"
+run 20
+step "2. local storage: the namespace is copied alongside, driven by the LBA change log"
+run --local 20
+dmesg | grep -E 'nvme_vfio_pci .*(live migration|migration|rejected|failed|LBA)' | sed 's/^/DEMO   dmesg: /'
 step "done (rc=$rc)"
 exit $rc

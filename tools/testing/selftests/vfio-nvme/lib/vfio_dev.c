@@ -126,6 +126,15 @@ void vfio_dev_close(struct vfio_dev *dev)
 	dev->ctr = NULL;
 }
 
+int vfio_dev_reopen(struct vfio_ctr *ctr, struct vfio_dev *dev)
+{
+	dev->fd = ioctl(dev->group, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+	if (dev->fd < 0)
+		return -errno;
+	dev->ctr = ctr;
+	return 0;
+}
+
 static int region_info(struct vfio_dev *dev, int index, struct vfio_region_info *ri)
 {
 	memset(ri, 0, sizeof(*ri));

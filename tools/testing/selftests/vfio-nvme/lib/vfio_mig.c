@@ -114,6 +114,32 @@ int vfio_mig_write_all(int data_fd, const uint8_t *buf, size_t len, size_t chunk
 	return 0;
 }
 
+int vfio_mig_save(struct vfio_dev *dev, uint8_t **stream, size_t *len)
+{
+	int fd, ret;
+
+	*stream = NULL;
+	*len = 0;
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	ret = vfio_mig_read_all(fd, stream, len) < 0 ? -EIO : 0;
+	close(fd);
+	return ret ? ret : vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
+}
+
+int vfio_mig_load(struct vfio_dev *dev, const uint8_t *stream, size_t len, size_t chunk)
+{
+	int fd, ret;
+
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_RESUMING, &fd);
+	if (ret)
+		return ret;
+	ret = vfio_mig_write_all(fd, stream, len, chunk);
+	close(fd);
+	return ret ? ret : vfio_mig_set(dev, VFIO_DEVICE_STATE_RUNNING, NULL);
+}
+
 int vfio_dma_log_start(struct vfio_dev *dev, const uint64_t (*ranges)[2], int n,
 		       uint64_t *page_size)
 {

@@ -21,6 +21,11 @@ ssize_t vfio_mig_read_all(int data_fd, uint8_t **buf, size_t *len);
 /* write len bytes in pieces of chunk bytes: 0 or -errno */
 int vfio_mig_write_all(int data_fd, const uint8_t *buf, size_t len, size_t chunk);
 
+/* RUNNING -> STOP_COPY, read the whole stream into *stream, -> STOP: 0 or -errno */
+int vfio_mig_save(struct vfio_dev *dev, uint8_t **stream, size_t *len);
+/* -> RESUMING, write the stream in pieces of chunk bytes, -> RUNNING: 0 or -errno */
+int vfio_mig_load(struct vfio_dev *dev, const uint8_t *stream, size_t len, size_t chunk);
+
 /* DMA_LOGGING_START over n ranges {iova, len}; *page_size in and out: 0 or -errno */
 int vfio_dma_log_start(struct vfio_dev *dev, const uint64_t (*ranges)[2], int n,
 		       uint64_t *page_size);

@@ -91,6 +91,8 @@ void vfio_ctr_close(struct vfio_ctr *ctr);
 int vfio_dev_open_in(struct vfio_ctr *ctr, const char *bdf, struct vfio_dev *dev);
 int vfio_dev_open(const char *bdf, struct vfio_dev *dev);
 void vfio_dev_close(struct vfio_dev *dev);
+/* open the device again after vfio_dev_close() (its group stays in ctr) */
+int vfio_dev_reopen(struct vfio_ctr *ctr, struct vfio_dev *dev);
 /* read or write len bytes at offset of a VFIO region, 0 or -errno */
 int vfio_region_read(struct vfio_dev *dev, int index, uint64_t off, void *buf, size_t len);
 int vfio_region_write(struct vfio_dev *dev, int index, uint64_t off, const void *buf, size_t len);

@@ -4,7 +4,8 @@
 # indented with "# ", followed by one result line per test program.
 cd /selftests || exit 1
 timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
-tests=$(ls *_test)
+# pf_* tests take PFs away (and put them back): they run last
+tests="$(ls *_test | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
 n=0
 rc=0
 echo "TAP version 13"

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nvme-vfio-pci against the PF going away under it: a controller reset of
+ * the PF while the VF is suspended and logging, and unbinding the PF's
+ * nvme driver while the VF is open in the middle of a migration.  The VF
+ * driver must fail with an errno (never crash or hang: the rig checks the
+ * kernel log for warnings) and the VF must work again once the PF does.
+ * Each test puts the PF back as the rig prepared it.
+ *
+ * Expects the PFs prepared by "vfio-nvme-setup sriov PF 3 2".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vfio_nvme.h"
+#include "vfio_mig.h"
+#include "nvme_drv.h"
+#include "lba_log.h"
+#include "../kselftest_harness.h"
+
+#define NSID		1
+#define QSIZE		16
+#define DRIVER		"nvme_vfio_pci"
+
+FIXTURE(pf) {
+	struct nvme_pf pf;
+	char bdf[BDF_LEN];
+	struct vfio_dev dev;
+	struct nvme_drv drv;
+	struct vfio_dma buf;
+	int log;
+};
+
+FIXTURE_SETUP(pf)
+{
+	int ret = nvme_pf_open(0, &self->pf);
+
+	self->log = -1;
+	self->dev.fd = -1;
+	if (ret == -ENODEV)
+		SKIP(return, "needs an NVMe PF with SR-IOV");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 1, self->bdf));
+	ASSERT_EQ(0, pci_bind(self->bdf, DRIVER));
+	ASSERT_EQ(0, vfio_dev_open(self->bdf, &self->dev));
+	if (vfio_mig_flags(&self->dev) <= 0)
+		SKIP(return, "the PF does not migrate VFs");
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	ASSERT_EQ(0, vfio_dma_alloc(self->dev.ctr, 4096, &self->buf));
+}
+
+FIXTURE_TEARDOWN(pf)
+{
+	if (self->log >= 0)
+		close(self->log);
+	nvme_drv_fini(&self->drv);
+	if (self->dev.ctr)
+		vfio_dma_free(self->dev.ctr, &self->buf);
+	vfio_dev_close(&self->dev);
+	if (self->bdf[0])
+		pci_unbind(self->bdf);
+	nvme_pf_close(&self->pf);
+}
+
+/* the PF's controller, from the sysfs class directory */
+static int pf_ctrl_attr(struct nvme_pf *pf, const char *attr, char *path, size_t len)
+{
+	const char *name = strrchr(pf->ctrl, '/');
+
+	return snprintf(path, len, "/sys/class/nvme/%s/%s", name ? name + 1 : pf->ctrl,
+			attr) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static int pf_wait_live(struct nvme_pf *pf)
+{
+	char path[128], state[32];
+
+	if (pf_ctrl_attr(pf, "state", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	for (int i = 0; i < 500; i++) {
+		if (!sysfs_read(path, state, sizeof(state)) && !strncmp(state, "live", 4))
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* a write and a read back through the VF */
+static int vf_io_works(FIXTURE_DATA(pf) *self, uint64_t blk, uint32_t gen)
+{
+	uint8_t want[4096];
+	int ret;
+
+	nvme_drv_pattern(self->buf.va, blk, gen);
+	memcpy(want, self->buf.va, sizeof(want));
+	ret = nvme_drv_io_sync(&self->drv, nvme_cmd_write, blk, self->buf.iova);
+	if (!ret) {
+		memset(self->buf.va, 0, 4096);
+		ret = nvme_drv_io_sync(&self->drv, nvme_cmd_read, blk, self->buf.iova);
+	}
+	return ret ? ret : memcmp(want, self->buf.va, sizeof(want)) ? -EILSEQ : 0;
+}
+
+/*
+ * A controller reset of the PF takes its secondary controllers offline and
+ * deletes its Controller Data Queues.  Resuming the VF then either works or
+ * fails into ERROR; the LBA change log says it broke; once the secondary
+ * controller is online again, a VFIO reset brings the VF back to RUNNING
+ * and a save/resume loopback works.
+ */
+TEST_F(pf, controller_reset_while_suspended)
+{
+	struct vfio_nvme_lba_change rec[8];
+	char path[128];
+	uint8_t *stream;
+	size_t len;
+	int ret, state;
+
+	ASSERT_EQ(0, vf_io_works(self, 10, 1));
+	self->log = vfio_lba_log_start(&self->dev, 64);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+
+	ASSERT_EQ(0, pf_ctrl_attr(&self->pf, "reset_controller", path, sizeof(path)));
+	ASSERT_EQ(0, sysfs_write(path, "1"));
+	ASSERT_EQ(0, pf_wait_live(&self->pf));
+
+	ret = vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL);
+	state = vfio_mig_get(&self->dev);
+	TH_LOG("resume after the PF reset: %s, state %d", strerror(-ret), state);
+	EXPECT_EQ(ret ? VFIO_DEVICE_STATE_ERROR : VFIO_DEVICE_STATE_RUNNING, state);
+	/* the queue is gone: the log must say so, not report "no changes" */
+	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
+		;
+	EXPECT_EQ(-ENOENT, ret);
+	EXPECT_EQ(0, vfio_lba_log_stop(&self->dev));
+
+	/* the PF is back: its VFs online again, then the VF recovers with a reset */
+	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->dev));
+	nvme_drv_fini(&self->drv);
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	ASSERT_EQ(0, vf_io_works(self, 11, 2));
+	ASSERT_EQ(0, vfio_mig_save(&self->dev, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_load(&self->dev, stream, len, 4096));
+	free(stream);
+	EXPECT_EQ(0, vf_io_works(self, 12, 3));
+}
+
+/*
+ * Unbinding nvme from the PF disables SR-IOV first, so the VF driver is
+ * unbound (waiting for the VFIO user to close the VF) before the PF's
+ * controller is torn down: while the unbind waits, migration commands
+ * still work; once the VF is closed the unbind completes.  The PF is bound
+ * and prepared again afterwards.
+ */
+TEST_F_TIMEOUT(pf, unbind_with_vf_open, 90)
+{
+	struct vfio_nvme_lba_change rec[8];
+	char drv[64];
+	pid_t child;
+	int status, ret;
+
+	self->log = vfio_lba_log_start(&self->dev, 64);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		char cmd[128];
+
+		/* a process of its own: no VFIO fd or mapping of ours keeps the VF open */
+		closefrom(3);
+		snprintf(cmd, sizeof(cmd), "echo %s > /sys/bus/pci/drivers/nvme/unbind",
+			 self->pf.bdf);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	sleep(1);
+	/* still waiting for the VF to be closed */
+	ASSERT_EQ(0, waitpid(child, &status, WNOHANG));
+	TH_LOG("PF unbind waits for the VF");
+	EXPECT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL));
+	TH_LOG("VF resumed through the PF being unbound");
+	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
+		;
+	EXPECT_EQ(0, ret);
+	TH_LOG("LBA log read");
+
+	/* close everything of the VF: the unbind goes on */
+	close(self->log);
+	self->log = -1;
+	nvme_drv_fini(&self->drv);
+	vfio_dma_free(self->dev.ctr, &self->buf);
+	vfio_dev_close(&self->dev);
+	TH_LOG("VF closed");
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, pci_driver_of(self->pf.bdf, drv, sizeof(drv)));
+	EXPECT_STREQ("", drv);
+	EXPECT_EQ(0, nvme_pf_num_vfs(&self->pf));
+	self->bdf[0] = 0;	/* the VF is gone */
+
+	/* put the PF back as the rig prepared it */
+	nvme_pf_close(&self->pf);
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/nvme/bind", self->pf.bdf));
+	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
+	ASSERT_EQ(0, nvme_pf_open(0, &self->pf));
+	ASSERT_EQ(3, nvme_pf_num_vfs(&self->pf));
+}
+
+TEST_HARNESS_MAIN

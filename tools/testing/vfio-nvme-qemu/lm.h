@@ -20,6 +20,7 @@ enum {
     NVME_ADM_CMD_MIGRATION_SEND = 0x41,
     NVME_ADM_CMD_MIGRATION_RECV = 0x42,
     NVME_ADM_CMD_CDQ            = 0x45,
+    NVME_ADM_CMD_GET_LBA_STATUS = 0x86,    /* lbas.c */
     /* vendor specific, this device model only: fault injection for tests */
     NVME_ADM_CMD_LM_FAULT       = 0xc0,
 };
@@ -114,6 +115,12 @@ uint16_t nvme_lm_set_feature_cdq(struct NvmeCtrl *n, struct NvmeRequest *req);
 uint16_t nvme_lm_get_feature_cdq(struct NvmeCtrl *n, struct NvmeRequest *req);
 void nvme_lm_req_completed(struct NvmeCtrl *n, struct NvmeRequest *req);
 void nvme_lm_dma_written(struct NvmeCtrl *n, uint64_t addr, uint64_t len);
+
+/* lbas.c: allocated LBA reporting (TP4165) */
+struct NvmeNamespace;
+uint16_t nvme_lbas_get_lba_status(struct NvmeCtrl *n, struct NvmeRequest *req);
+void nvme_lbas_identify_ctrl_nvm(struct NvmeCtrl *n, uint8_t *id);
+void nvme_lbas_identify_ns_nvm(struct NvmeCtrl *n, struct NvmeNamespace *ns);
 
 /* gates for command fetching and for completion posting */
 static inline bool nvme_lm_quiesced(NvmeLmCtrl *lm)

@@ -18,7 +18,8 @@ INITRD=${VM_INITRD:-$B/initramfs.cpio.gz}
 TIMEOUT=${TIMEOUT:-300}
 DISK_MB=${DISK_MB:-64}
 
-# namespace 1: the drive's own disk (local storage, migrated by copying);
+# namespace 1: the drive's own disk (local storage, migrated by copying; discards
+# punch holes, so Get LBA Status reports them unallocated);
 # namespace 2: one disk image that both drives attach (shared storage).
 shared=$B/disk-shared.img
 [ -e "$shared" ] || truncate -s ${DISK_MB}M "$shared"
@@ -29,7 +30,7 @@ for i in 0 1; do
 	drives+=(-device pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))
 		-device nvme-subsys,id=subsys$i,nqn=nqn.2026-11.org.vfio-nvme:drive$i
 		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
-		-drive file=$img,if=none,id=local$i,format=raw,cache=unsafe
+		-drive file=$img,if=none,id=local$i,format=raw,cache=unsafe,discard=unmap
 		-device nvme-ns,drive=local$i,nsid=1,bus=nvme$i
 		-drive file=$shared,if=none,id=shared$i,format=raw,cache=unsafe,file.locking=off
 		-device nvme-ns,drive=shared$i,nsid=2,bus=nvme$i)

@@ -24,12 +24,13 @@
 
 #include "vfio_nvme.h"
 #include "nvme_drv.h"
+#include "vf_pair.h"
 #include "lm_cmd.h"
 #include "../kselftest_harness.h"
 
 #define SHARED_NSID	2
 #define QSIZE		16
-#define NBUF		16
+#define NBUF		VF_PAIR_NBUF
 
 
 
@@ -44,65 +45,30 @@ static int scid_of(struct nvme_pf *pf, int vfn)
 }
 
 FIXTURE(mig) {
-	struct nvme_pf pf[2];
-	char bdf[2][BDF_LEN];
-	uint16_t scid[2];
-	struct vfio_ctr ctr;
-	struct vfio_dev dev[2];
-	struct nvme_drv drv;
-	struct vfio_dma buf[NBUF];
+	struct vf_pair p;
 };
 
 FIXTURE_SETUP(mig)
 {
-	for (int i = 0; i < 2; i++) {
-		self->pf[i].fd = -1;
-		self->dev[i].fd = -1;
-	}
-	self->ctr.fd = -1;
-	for (int i = 0; i < 2; i++) {
-		int ret = nvme_pf_open(i, &self->pf[i]);
-		struct nvme_id_ctrl id;
+	struct nvme_id_ctrl id;
+	int ret = vf_pair_open(&self->p, "vfio-pci", SHARED_NSID, QSIZE);
 
-		if (ret == -ENODEV)
-			SKIP(return, "needs two NVMe PFs with SR-IOV");
-		ASSERT_EQ(0, ret);
-		ASSERT_EQ(0, nvme_identify_ctrl(self->pf[i].fd, &id));
+	if (ret == -ENODEV)
+		SKIP(return, "needs two NVMe PFs with SR-IOV");
+	ASSERT_EQ(0, ret);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, nvme_identify_ctrl(self->p.pf[i].fd, &id));
 		if (!(le16toh(id.oacs) & LM_OACS_HMLMS))
 			SKIP(return, "PF %s has no host managed live migration",
-			     self->pf[i].bdf);
-		ASSERT_LT(0, scid_of(&self->pf[i], 1));
-		self->scid[i] = scid_of(&self->pf[i], 1);
-		ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf[i], 1, self->bdf[i]));
-		ASSERT_EQ(0, pci_bind(self->bdf[i], "vfio-pci"));
+			     self->p.pf[i].bdf);
 	}
-	ASSERT_EQ(0, vfio_ctr_open(&self->ctr));
-	for (int i = 0; i < 2; i++)
-		ASSERT_EQ(0, vfio_dev_open_in(&self->ctr, self->bdf[i], &self->dev[i]));
-	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev[0], SHARED_NSID));
-	ASSERT_EQ(self->scid[0], self->drv.cntlid);
-	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	for (int i = 0; i < NBUF; i++)
-		ASSERT_EQ(0, vfio_dma_alloc(&self->ctr, 4096, &self->buf[i]));
+	ASSERT_EQ(self->p.scid[0], self->p.drv.cntlid);
 }
 
 FIXTURE_TEARDOWN(mig)
 {
-	nvme_drv_fini(&self->drv);
-	for (int i = 0; i < NBUF; i++)
-		vfio_dma_free(&self->ctr, &self->buf[i]);
 	/* a function reset ends any suspend the test left behind */
-	for (int i = 0; i < 2; i++) {
-		if (self->dev[i].fd >= 0)
-			ioctl(self->dev[i].fd, VFIO_DEVICE_RESET);
-		vfio_dev_close(&self->dev[i]);
-	}
-	vfio_ctr_close(&self->ctr);
-	for (int i = 0; i < 2; i++) {
-		if (self->bdf[i][0])
-			pci_unbind(self->bdf[i]);
-		nvme_pf_close(&self->pf[i]);
-	}
+	vf_pair_close(&self->p, true);
 }
 
 
@@ -112,7 +78,7 @@ TEST_F(mig, identify_advertises_live_migration)
 	uint8_t fmts[4096];
 	uint8_t *raw = (uint8_t *)&id;
 
-	ASSERT_EQ(0, nvme_identify_ctrl(self->pf[0].fd, &id));
+	ASSERT_EQ(0, nvme_identify_ctrl(self->p.pf[0].fd, &id));
 	EXPECT_TRUE(le16toh(id.oacs) & LM_OACS_HMLMS);
 	EXPECT_EQ(LM_TRATTR_THMCS | LM_TRATTR_TUDCS, raw[576] & 3);
 	EXPECT_EQ(1, raw[578] | raw[579] << 8);		/* MCUDMQ */
@@ -121,7 +87,7 @@ TEST_F(mig, identify_advertises_live_migration)
 	/* CNS 20h: one NVMe-defined format (version 0) and one vendor format */
 	struct nvme_identify_args args = {
 		.result = NULL, .data = fmts, .args_size = sizeof(args),
-		.fd = self->pf[0].fd, .cns = 0x20, .csi = NVME_CSI_NVM,
+		.fd = self->p.pf[0].fd, .cns = 0x20, .csi = NVME_CSI_NVM,
 		.nsid = 0, .cntid = 0, .cns_specific_id = NVME_CNSSPECID_NONE,
 		.uuidx = NVME_UUID_NONE,
 	};
@@ -132,17 +98,17 @@ TEST_F(mig, identify_advertises_live_migration)
 
 	/* the secondary controller itself does not manage migration */
 	struct nvme_sqe cmd = { .opcode = nvme_admin_identify, .cdw10 = 1,
-				.prp1 = self->buf[0].iova };
-	ASSERT_EQ(0, nvme_drv_admin(&self->drv, &cmd, NULL));
-	memcpy(&id, self->buf[0].va, sizeof(id));
+				.prp1 = self->p.buf[0].iova };
+	ASSERT_EQ(0, nvme_drv_admin(&self->p.drv, &cmd, NULL));
+	memcpy(&id, self->p.buf[0].va, sizeof(id));
 	EXPECT_FALSE(le16toh(id.oacs) & LM_OACS_HMLMS);
-	cmd = (struct nvme_sqe){ .opcode = LM_OPC_MIG_SEND, .cdw11 = self->scid[0] };
-	EXPECT_EQ(0x001, nvme_drv_admin(&self->drv, &cmd, NULL) & 0x7ff); /* invalid opcode */
+	cmd = (struct nvme_sqe){ .opcode = LM_OPC_MIG_SEND, .cdw11 = self->p.scid[0] };
+	EXPECT_EQ(0x001, nvme_drv_admin(&self->p.drv, &cmd, NULL) & 0x7ff); /* invalid opcode */
 }
 
 TEST_F(mig, wrong_controller_is_rejected)
 {
-	struct nvme_pf *pf = &self->pf[0];
+	struct nvme_pf *pf = &self->p.pf[0];
 
 	EXPECT_EQ(LM_SC_INVALID_CTRL_ID, lm_sc(lm_suspend(pf, 0xfffe, 1, false)));
 	EXPECT_EQ(LM_SC_INVALID_CTRL_ID, lm_sc(lm_suspend(pf, pf->cntlid, 1, false)));
@@ -150,22 +116,22 @@ TEST_F(mig, wrong_controller_is_rejected)
 	/* VF 4 exists in the list but is not enabled */
 	EXPECT_EQ(LM_SC_INVALID_SEC_CTRL_STATE,
 		  lm_sc(lm_suspend(pf, scid_of(pf, 4), 1, false)));
-	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_suspend(pf, self->scid[0], 2, false)));
+	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_suspend(pf, self->p.scid[0], 2, false)));
 	/* the running controller is untouched */
-	EXPECT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 0, self->buf[0].iova));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
 }
 
 TEST_F(mig, running_controller_has_no_state)
 {
-	struct nvme_pf *pf = &self->pf[0];
+	struct nvme_pf *pf = &self->p.pf[0];
 	uint8_t st[64];
 
-	EXPECT_EQ(LM_SC_CTRL_NOT_SUSPENDED, lm_sc(lm_resume(pf, self->scid[0])));
+	EXPECT_EQ(LM_SC_CTRL_NOT_SUSPENDED, lm_sc(lm_resume(pf, self->p.scid[0])));
 	EXPECT_EQ(LM_SC_CTRL_NOT_SUSPENDED,
-		  lm_sc(lm_get_state(pf, self->scid[0], 1, 1, 0, st, sizeof(st), NULL)));
+		  lm_sc(lm_get_state(pf, self->p.scid[0], 1, 1, 0, st, sizeof(st), NULL)));
 	EXPECT_EQ(LM_SC_CTRL_NOT_SUSPENDED,
-		  lm_sc(lm_set_state(pf, self->scid[0], 3, 1, 1, 0, st, sizeof(st))));
-	EXPECT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 0, self->buf[0].iova));
+		  lm_sc(lm_set_state(pf, self->p.scid[0], 3, 1, 1, 0, st, sizeof(st))));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
 }
 
 /*
@@ -174,56 +140,56 @@ TEST_F(mig, running_controller_has_no_state)
  */
 TEST_F(mig, suspend_resume_keeps_every_command)
 {
-	struct nvme_pf *pf = &self->pf[0];
+	struct nvme_pf *pf = &self->p.pf[0];
 	struct nvme_cqe cqe;
 	int seen[2 * NBUF] = {}, early = 0;
 	uint32_t dw0;
 	uint8_t st[48];
 
 	for (int i = 0; i < 4; i++) {
-		nvme_drv_pattern(self->buf[i].va, 100 + i, 1);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 100 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 100 + i, 1);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 100 + i, self->p.buf[i].iova, true));
 	}
-	ASSERT_EQ(0, lm_suspend(pf, self->scid[0], 1, false));
+	ASSERT_EQ(0, lm_suspend(pf, self->p.scid[0], 1, false));
 	/* suspending again changes nothing */
-	ASSERT_EQ(0, lm_suspend(pf, self->scid[0], 1, false));
-	ASSERT_EQ(0, lm_get_state(pf, self->scid[0], 0, 0, 0, st, sizeof(st), &dw0));
+	ASSERT_EQ(0, lm_suspend(pf, self->p.scid[0], 1, false));
+	ASSERT_EQ(0, lm_get_state(pf, self->p.scid[0], 0, 0, 0, st, sizeof(st), &dw0));
 	EXPECT_EQ(1, dw0 & 1);		/* CSUP */
 	EXPECT_EQ(1, st[2] & 1);	/* CSATTR: suspended */
 	EXPECT_EQ(0, lm_state_nvmecss(st));	/* CSVI 0: header only */
 
 	for (int i = 4; i < 8; i++) {
-		nvme_drv_pattern(self->buf[i].va, 100 + i, 1);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 100 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 100 + i, 1);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 100 + i, self->p.buf[i].iova, true));
 	}
 	/*
 	 * Whatever was fetched before Suspend completed before it returned; the
 	 * rest waits, however long, until Resume.
 	 */
-	while (!nvme_drv_reap(&self->drv, 1, &cqe, 200)) {
+	while (!nvme_drv_reap(&self->p.drv, 1, &cqe, 200)) {
 		EXPECT_EQ(0, cqe.status >> 1);
 		seen[cqe.cid - 100]++;
 		early++;
 	}
 	EXPECT_GE(4, early);
-	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->drv, 1, &cqe, 500));
+	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->p.drv, 1, &cqe, 500));
 
-	ASSERT_EQ(0, lm_resume(pf, self->scid[0]));
+	ASSERT_EQ(0, lm_resume(pf, self->p.scid[0]));
 	for (int i = early; i < 8; i++) {
-		ASSERT_EQ(0, nvme_drv_reap(&self->drv, 1, &cqe, 5000));
+		ASSERT_EQ(0, nvme_drv_reap(&self->p.drv, 1, &cqe, 5000));
 		EXPECT_EQ(0, cqe.status >> 1);
 		seen[cqe.cid - 100]++;
 	}
-	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->drv, 1, &cqe, 200));
+	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->p.drv, 1, &cqe, 200));
 	TH_LOG("%d of 8 writes completed before Resume", early);
 	for (int i = 0; i < 8; i++)
 		EXPECT_EQ(1, seen[i]);
 	for (int i = 0; i < 8; i++) {
 		uint8_t want[4096];
 
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 100 + i, self->buf[NBUF - 1].iova));
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 100 + i, self->p.buf[NBUF - 1].iova));
 		nvme_drv_pattern(want, 100 + i, 1);
-		EXPECT_EQ(0, memcmp(want, self->buf[NBUF - 1].va, sizeof(want)));
+		EXPECT_EQ(0, memcmp(want, self->p.buf[NBUF - 1].va, sizeof(want)));
 	}
 }
 
@@ -234,29 +200,29 @@ TEST_F(mig, suspend_resume_keeps_every_command)
  */
 TEST_F(mig, state_moves_between_pfs)
 {
-	struct nvme_pf *src = &self->pf[0], *dst = &self->pf[1];
+	struct nvme_pf *src = &self->p.pf[0], *dst = &self->p.pf[1];
 	uint8_t *state, *again;
 	uint32_t len, len2;
 	struct nvme_cqe cqe;
 	int seen[12] = {};
 
 	for (int i = 0; i < 8; i++) {
-		nvme_drv_pattern(self->buf[i].va, 200 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 200 + i, self->buf[i].iova));
+		nvme_drv_pattern(self->p.buf[i].va, 200 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 200 + i, self->p.buf[i].iova));
 	}
 	for (int i = 8; i < 10; i++) {		/* in flight */
-		nvme_drv_pattern(self->buf[i].va, 200 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 200 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 200 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 200 + i, self->p.buf[i].iova, true));
 	}
-	ASSERT_EQ(0, lm_suspend(src, self->scid[0], 1, false));
+	ASSERT_EQ(0, lm_suspend(src, self->p.scid[0], 1, false));
 	for (int i = 10; i < 12; i++) {		/* queued, never fetched on the source */
-		nvme_drv_pattern(self->buf[i].va, 200 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 200 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 200 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 200 + i, self->p.buf[i].iova, true));
 	}
 
-	ASSERT_EQ(0, lm_get_state_all(src, self->scid[0], 4096, &state, &len));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 4096, &state, &len));
 	/* in small pieces, the same bytes */
-	ASSERT_EQ(0, lm_get_state_all(src, self->scid[0], 64, &again, &len2));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 64, &again, &len2));
 	ASSERT_EQ(len, len2);
 	EXPECT_EQ(0, memcmp(state, again, len));
 	free(again);
@@ -265,22 +231,22 @@ TEST_F(mig, state_moves_between_pfs)
 	EXPECT_LT(0, lm_state_vss(state));
 
 	/* what the VMM restores with config space: memory decoding, bus master */
-	ASSERT_EQ(0, vfio_pci_enable_dma(&self->dev[1]));
-	ASSERT_EQ(0, lm_suspend(dst, self->scid[1], 1, false));
-	ASSERT_EQ(0, lm_set_state_all(dst, self->scid[1], 64, state, len));
-	ASSERT_EQ(0, lm_resume(dst, self->scid[1]));
+	ASSERT_EQ(0, vfio_pci_enable_dma(&self->p.dev[1]));
+	ASSERT_EQ(0, lm_suspend(dst, self->p.scid[1], 1, false));
+	ASSERT_EQ(0, lm_set_state_all(dst, self->p.scid[1], 64, state, len));
+	ASSERT_EQ(0, lm_resume(dst, self->p.scid[1]));
 	free(state);
-	ASSERT_EQ(0, nvme_drv_switch(&self->drv, &self->dev[1]));
+	ASSERT_EQ(0, nvme_drv_switch(&self->p.drv, &self->p.dev[1]));
 
 	/* the in-flight pair completed on the source; its CQEs are in the CQ */
 	for (int i = 0; i < 4; i++) {
-		ASSERT_EQ(0, nvme_drv_reap(&self->drv, 1, &cqe, 5000));
+		ASSERT_EQ(0, nvme_drv_reap(&self->p.drv, 1, &cqe, 5000));
 		EXPECT_EQ(0, cqe.status >> 1);
 		ASSERT_LE(208, cqe.cid);
 		ASSERT_GT(212, cqe.cid);
 		seen[cqe.cid - 200]++;
 	}
-	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->drv, 1, &cqe, 200));
+	EXPECT_EQ(-ETIMEDOUT, nvme_drv_reap(&self->p.drv, 1, &cqe, 200));
 	for (int i = 8; i < 12; i++)
 		EXPECT_EQ(1, seen[i]);
 
@@ -288,78 +254,78 @@ TEST_F(mig, state_moves_between_pfs)
 	for (int i = 0; i < 12; i++) {
 		uint8_t want[4096];
 
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 200 + i, self->buf[NBUF - 1].iova));
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 200 + i, self->p.buf[NBUF - 1].iova));
 		nvme_drv_pattern(want, 200 + i, 2);
-		EXPECT_EQ(0, memcmp(want, self->buf[NBUF - 1].va, sizeof(want)));
+		EXPECT_EQ(0, memcmp(want, self->p.buf[NBUF - 1].va, sizeof(want)));
 	}
 	struct nvme_sqe cmd = { .opcode = nvme_admin_identify, .cdw10 = 1,
-				.prp1 = self->buf[0].iova };
-	ASSERT_EQ(0, nvme_drv_admin(&self->drv, &cmd, NULL));
-	EXPECT_EQ(self->scid[1], le16toh(((struct nvme_id_ctrl *)self->buf[0].va)->cntlid));
+				.prp1 = self->p.buf[0].iova };
+	ASSERT_EQ(0, nvme_drv_admin(&self->p.drv, &cmd, NULL));
+	EXPECT_EQ(self->p.scid[1], le16toh(((struct nvme_id_ctrl *)self->p.buf[0].va)->cntlid));
 }
 
 /* a source suspended for a migration that is then abandoned resumes in place */
 TEST_F(mig, aborted_migration_resumes_on_source)
 {
-	struct nvme_pf *src = &self->pf[0];
+	struct nvme_pf *src = &self->p.pf[0];
 	uint8_t *state;
 	uint32_t len;
 
-	nvme_drv_pattern(self->buf[0].va, 300, 3);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 300, self->buf[0].iova));
-	ASSERT_EQ(0, lm_suspend(src, self->scid[0], 1, false));
-	ASSERT_EQ(0, lm_get_state_all(src, self->scid[0], 4096, &state, &len));
+	nvme_drv_pattern(self->p.buf[0].va, 300, 3);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 300, self->p.buf[0].iova));
+	ASSERT_EQ(0, lm_suspend(src, self->p.scid[0], 1, false));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 4096, &state, &len));
 	free(state);
-	ASSERT_EQ(0, lm_resume(src, self->scid[0]));
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 300, self->buf[1].iova));
-	EXPECT_EQ(0, memcmp(self->buf[0].va, self->buf[1].va, 4096));
+	ASSERT_EQ(0, lm_resume(src, self->p.scid[0]));
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 300, self->p.buf[1].iova));
+	EXPECT_EQ(0, memcmp(self->p.buf[0].va, self->p.buf[1].va, 4096));
 }
 
 /* corrupt, truncated or out-of-sequence state changes nothing on the destination */
 TEST_F(mig, bad_state_is_rejected)
 {
-	struct nvme_pf *src = &self->pf[0], *dst = &self->pf[1];
+	struct nvme_pf *src = &self->p.pf[0], *dst = &self->p.pf[1];
 	uint8_t *state, *before, *after, *bad;
 	uint32_t len, blen, alen;
 
-	ASSERT_EQ(0, lm_suspend(src, self->scid[0], 1, false));
-	ASSERT_EQ(0, lm_get_state_all(src, self->scid[0], 4096, &state, &len));
-	ASSERT_EQ(0, lm_suspend(dst, self->scid[1], 1, false));
-	ASSERT_EQ(0, lm_get_state_all(dst, self->scid[1], 4096, &before, &blen));
+	ASSERT_EQ(0, lm_suspend(src, self->p.scid[0], 1, false));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 4096, &state, &len));
+	ASSERT_EQ(0, lm_suspend(dst, self->p.scid[1], 1, false));
+	ASSERT_EQ(0, lm_get_state_all(dst, self->p.scid[1], 4096, &before, &blen));
 	bad = malloc(len);
 	ASSERT_NE(NULL, bad);
 
 	/* truncated: one dword short */
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 1, 1, 0, state, len - 4)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 1, 1, 0, state, len - 4)));
 	/* a flipped bit in the vendor part fails its checksum */
 	memcpy(bad, state, len);
 	bad[len - 5] ^= 0x10;
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 1, 1, 0, bad, len)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 1, 1, 0, bad, len)));
 	/* sizes in the header that do not add up */
 	memcpy(bad, state, len);
 	bad[16] += 1;
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 1, 1, 0, bad, len)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 1, 1, 0, bad, len)));
 	/* a queue ID past what the destination VF has */
 	memcpy(bad, state, len);
 	bad[48 + 8 + 10] = 0x7f;
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 1, 1, 0, bad, len)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 1, 1, 0, bad, len)));
 	/* middle piece with no first, offset not where the last piece ended */
 	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR,
-		  lm_sc(lm_set_state(dst, self->scid[1], 0, 1, 1, 64, state + 64, 64)));
-	EXPECT_EQ(0, lm_set_state(dst, self->scid[1], 1, 1, 1, 0, state, 64));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 0, 1, 1, 64, state + 64, 64)));
+	EXPECT_EQ(0, lm_set_state(dst, self->p.scid[1], 1, 1, 1, 0, state, 64));
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 2, 1, 1, 128, state + 128, 64)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 2, 1, 1, 128, state + 128, 64)));
 	/* unsupported format version, offset in a single-piece command */
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 2, 1, 0, state, len)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 2, 1, 0, state, len)));
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_set_state(dst, self->scid[1], 3, 1, 1, 4, state, len)));
+		  lm_sc(lm_set_state(dst, self->p.scid[1], 3, 1, 1, 4, state, len)));
 
-	ASSERT_EQ(0, lm_get_state_all(dst, self->scid[1], 4096, &after, &alen));
+	ASSERT_EQ(0, lm_get_state_all(dst, self->p.scid[1], 4096, &after, &alen));
 	ASSERT_EQ(blen, alen);
 	EXPECT_EQ(0, memcmp(before, after, blen));
 	free(before);
@@ -370,47 +336,47 @@ TEST_F(mig, bad_state_is_rejected)
 
 TEST_F(mig, get_state_bad_offsets)
 {
-	struct nvme_pf *src = &self->pf[0];
+	struct nvme_pf *src = &self->p.pf[0];
 	uint8_t buf[64], *state;
 	uint32_t len;
 
-	ASSERT_EQ(0, lm_suspend(src, self->scid[0], 1, false));
-	ASSERT_EQ(0, lm_get_state_all(src, self->scid[0], 4096, &state, &len));
+	ASSERT_EQ(0, lm_suspend(src, self->p.scid[0], 1, false));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 4096, &state, &len));
 	free(state);
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_get_state(src, self->scid[0], 1, 1, len, buf, 64, NULL)));
+		  lm_sc(lm_get_state(src, self->p.scid[0], 1, 1, len, buf, 64, NULL)));
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_get_state(src, self->scid[0], 1, 1, 2, buf, 64, NULL)));
+		  lm_sc(lm_get_state(src, self->p.scid[0], 1, 1, 2, buf, 64, NULL)));
 	EXPECT_EQ(LM_SC_INVALID_FIELD,
-		  lm_sc(lm_get_state(src, self->scid[0], 3, 0, 0, buf, 64, NULL)));
+		  lm_sc(lm_get_state(src, self->p.scid[0], 3, 0, 0, buf, 64, NULL)));
 }
 
 /* every page the device wrote (read data, completions) is reported, once */
 TEST_F(mig, memory_changes_cover_device_writes)
 {
-	struct nvme_pf *pf = &self->pf[0];
-	uint64_t base = self->buf[0].iova;
-	uint64_t span = self->buf[NBUF - 1].iova + 4096 - base;
+	struct nvme_pf *pf = &self->p.pf[0];
+	uint64_t base = self->p.buf[0].iova;
+	uint64_t span = self->p.buf[NBUF - 1].iova + 4096 - base;
 	uint32_t len = ((span >> 12) + 31) / 32 * 4, count;
 	uint8_t *bm = calloc(1, len);
-	uint64_t cq_page = self->drv.cq[1].mem.iova;
+	uint64_t cq_page = self->p.drv.cq[1].mem.iova;
 	int extra = 0;
 
 	ASSERT_NE(NULL, bm);
 	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR,
-		  lm_sc(lm_track_recv(pf, self->scid[0], base, false, bm, len, &count)));
-	ASSERT_EQ(0, lm_track_memory(pf, self->scid[0], true, 12));
-	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR, lm_sc(lm_track_memory(pf, self->scid[0], true, 12)));
+		  lm_sc(lm_track_recv(pf, self->p.scid[0], base, false, bm, len, &count)));
+	ASSERT_EQ(0, lm_track_memory(pf, self->p.scid[0], true, 12));
+	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR, lm_sc(lm_track_memory(pf, self->p.scid[0], true, 12)));
 	/* reads into every other buffer: the device writes those pages */
 	for (int i = 0; i < NBUF; i += 2)
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, i, self->buf[i].iova));
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, i, self->p.buf[i].iova));
 	/* writes: the device only reads these */
 	for (int i = 1; i < NBUF; i += 2)
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 400 + i, self->buf[i].iova));
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 400 + i, self->p.buf[i].iova));
 
-	ASSERT_EQ(0, lm_track_recv(pf, self->scid[0], base, true, bm, len, &count));
+	ASSERT_EQ(0, lm_track_recv(pf, self->p.scid[0], base, true, bm, len, &count));
 	for (int i = 0; i < NBUF; i++) {
-		uint64_t bit = (self->buf[i].iova - base) >> 12;
+		uint64_t bit = (self->p.buf[i].iova - base) >> 12;
 		bool set = bm[bit / 8] & (1 << (bit % 8));
 
 		EXPECT_EQ(!(i % 2), set);
@@ -423,28 +389,28 @@ TEST_F(mig, memory_changes_cover_device_writes)
 	EXPECT_EQ(0, extra);
 
 	/* the completion queue page was written too */
-	ASSERT_EQ(0, lm_track_recv(pf, self->scid[0], cq_page, false, bm, 4, &count));
+	ASSERT_EQ(0, lm_track_recv(pf, self->p.scid[0], cq_page, false, bm, 4, &count));
 	EXPECT_EQ(1, bm[0] & 1);
 	/* reported pages were cleared */
-	ASSERT_EQ(0, lm_track_recv(pf, self->scid[0], base, false, bm, len, &count));
+	ASSERT_EQ(0, lm_track_recv(pf, self->p.scid[0], base, false, bm, len, &count));
 	EXPECT_EQ(0, count);
-	ASSERT_EQ(0, lm_track_memory(pf, self->scid[0], false, 0));
-	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR, lm_sc(lm_track_memory(pf, self->scid[0], false, 0)));
+	ASSERT_EQ(0, lm_track_memory(pf, self->p.scid[0], false, 0));
+	EXPECT_EQ(LM_SC_CMD_SEQ_ERROR, lm_sc(lm_track_memory(pf, self->p.scid[0], false, 0)));
 	free(bm);
 }
 
 /* the test hook fails the next matching command, then the device is normal again */
 TEST_F(mig, injected_fault_fails_one_command)
 {
-	struct nvme_pf *pf = &self->pf[0];
+	struct nvme_pf *pf = &self->p.pf[0];
 
 	ASSERT_EQ(0, lm_fault(pf, LM_OPC_MIG_SEND, 0, 1, LM_SC_INTERNAL, 1));
-	EXPECT_EQ(LM_SC_INTERNAL, lm_sc(lm_suspend(pf, self->scid[0], 1, false)));
+	EXPECT_EQ(LM_SC_INTERNAL, lm_sc(lm_suspend(pf, self->p.scid[0], 1, false)));
 	/* the failed Suspend did nothing */
-	EXPECT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 0, self->buf[0].iova));
-	EXPECT_EQ(0, lm_suspend(pf, self->scid[0], 1, false));
-	EXPECT_EQ(0, lm_resume(pf, self->scid[0]));
-	EXPECT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 0, self->buf[0].iova));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
+	EXPECT_EQ(0, lm_suspend(pf, self->p.scid[0], 1, false));
+	EXPECT_EQ(0, lm_resume(pf, self->p.scid[0]));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
 }
 
 /* 64 KiB chunk i of the kernel driver test: 16 pattern blocks */

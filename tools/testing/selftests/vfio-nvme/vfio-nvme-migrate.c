@@ -182,10 +182,20 @@ static void local_start(struct local *l, struct nvme_pf *pf, struct vfio_dev *sr
 	}
 	if (!l->c.records)
 		die("logging did not start", -ETIMEDOUT);
-	ns_copy_mark_all(&l->c);
+	ret = ns_copy_mark_allocated(&l->c, pf[0].fd);
+	if (ret < 0)
+		die("Get LBA Status", ret);
+	if (!ret)
+		ns_copy_mark_all(&l->c);
+	printf("namespace %u: %s -> %s; %s: %llu of %llu MiB to copy, %llu MiB zeroed on the destination\n",
+	       LOCAL_NSID, l->src, l->dst, ret ? "the source reports its allocated ranges (TP4165)" :
+	       "no allocation report, copying everything",
+	       (unsigned long long)(ns_copy_pending(&l->c) * l->c.lba_size >> 20),
+	       (unsigned long long)(l->c.nlb * l->c.lba_size >> 20),
+	       (unsigned long long)(l->c.zeroed >> 20));
 	local_pass(l, g);
-	printf("namespace %u: %s -> %s, %llu MiB copied while the guest wrote, %llu blocks changed since\n",
-	       LOCAL_NSID, l->src, l->dst, (unsigned long long)(l->c.bytes >> 20),
+	printf("  first pass: %llu MiB copied while the guest wrote, %llu blocks changed since\n",
+	       (unsigned long long)(l->c.bytes >> 20),
 	       (unsigned long long)ns_copy_pending(&l->c));
 	local_pass(l, g);
 	printf("  second pass: %llu KiB, %llu log records so far, %.1f ms in all\n",

@@ -19,13 +19,14 @@
 #include "vfio_nvme.h"
 #include "vfio_mig.h"
 #include "nvme_drv.h"
+#include "vf_pair.h"
 #include "lm_cmd.h"
 #include "lba_log.h"
 #include "../kselftest_harness.h"
 
 #define SHARED_NSID	2
 #define QSIZE		16
-#define NBUF		16
+#define NBUF		VF_PAIR_NBUF
 #define DRIVER		"nvme_vfio_pci"
 
 #define S_ERROR		VFIO_DEVICE_STATE_ERROR
@@ -39,51 +40,22 @@
 
 
 FIXTURE(mig) {
-	struct nvme_pf pf[2];
-	char bdf[2][BDF_LEN];
-	struct vfio_ctr ctr;
-	struct vfio_dev dev[2];
-	struct nvme_drv drv;
-	struct vfio_dma buf[NBUF];
+	struct vf_pair p;
 	int seen[64];
 };
 
 FIXTURE_SETUP(mig)
 {
-	for (int i = 0; i < 2; i++) {
-		struct nvme_secondary_ctrl sc;
-		int ret = nvme_pf_open(i, &self->pf[i]);
+	int ret = vf_pair_open(&self->p, DRIVER, SHARED_NSID, QSIZE);
 
-		if (ret == -ENODEV)
-			SKIP(return, "needs two NVMe PFs with SR-IOV");
-		ASSERT_EQ(0, ret);
-		ASSERT_EQ(0, nvme_pf_sec_ctrl(&self->pf[i], 1, &sc));
-		ASSERT_EQ(1, sc.scs & 1);
-		ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf[i], 1, self->bdf[i]));
-		ASSERT_EQ(0, pci_bind(self->bdf[i], DRIVER));
-	}
-	ASSERT_EQ(0, vfio_ctr_open(&self->ctr));
-	for (int i = 0; i < 2; i++)
-		ASSERT_EQ(0, vfio_dev_open_in(&self->ctr, self->bdf[i], &self->dev[i]));
-	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev[0], SHARED_NSID));
-	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	for (int i = 0; i < NBUF; i++)
-		ASSERT_EQ(0, vfio_dma_alloc(&self->ctr, 4096, &self->buf[i]));
+	if (ret == -ENODEV)
+		SKIP(return, "needs two NVMe PFs with SR-IOV, VF 1 online");
+	ASSERT_EQ(0, ret);
 }
 
 FIXTURE_TEARDOWN(mig)
 {
-	nvme_drv_fini(&self->drv);
-	for (int i = 0; i < NBUF; i++)
-		vfio_dma_free(&self->ctr, &self->buf[i]);
-	for (int i = 0; i < 2; i++)
-		vfio_dev_close(&self->dev[i]);
-	vfio_ctr_close(&self->ctr);
-	for (int i = 0; i < 2; i++) {
-		if (self->bdf[i][0])
-			pci_unbind(self->bdf[i]);
-		nvme_pf_close(&self->pf[i]);
-	}
+	vf_pair_close(&self->p, false);
 }
 
 
@@ -107,7 +79,7 @@ static int verify(struct nvme_drv *drv, struct vfio_dma *b, uint64_t first, int 
 
 TEST_F(mig, every_arc)
 {
-	struct vfio_dev *d = &self->dev[0];
+	struct vfio_dev *d = &self->p.dev[0];
 	/* the 15 arcs of STOP_COPY | P2P | PRE_COPY, walked as one path */
 	static const enum vfio_device_mig_state path[] = {
 		S_P2P, S_STOP, S_P2P, S_RUNNING, S_PRE_COPY, S_PRE_COPY_P2P,
@@ -154,19 +126,19 @@ TEST_F(mig, every_arc)
 /* save and resume on the same VF: the queues carry on */
 TEST_F(mig, loopback)
 {
-	struct vfio_dev *d = &self->dev[0];
+	struct vfio_dev *d = &self->p.dev[0];
 	uint8_t *stream;
 	size_t len;
 
 	for (int i = 0; i < 4; i++) {
-		nvme_drv_pattern(self->buf[i].va, 10 + i, 1);
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 10 + i, self->buf[i].iova));
+		nvme_drv_pattern(self->p.buf[i].va, 10 + i, 1);
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 10 + i, self->p.buf[i].iova));
 	}
 	ASSERT_EQ(0, vfio_mig_save(d, &stream, &len));
 	ASSERT_EQ(0, vfio_mig_load(d, stream, len, 100));
 	free(stream);
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(d));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 10, 4, 1));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 10, 4, 1));
 }
 
 /*
@@ -176,7 +148,7 @@ TEST_F(mig, loopback)
  */
 TEST_F(mig, live_migration_between_pfs)
 {
-	struct vfio_dev *src = &self->dev[0], *dst = &self->dev[1];
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
 	uint64_t initial, dirty, size_running, size_stopped;
 	uint8_t *stream = NULL;
 	size_t len = 0, early;
@@ -184,8 +156,8 @@ TEST_F(mig, live_migration_between_pfs)
 	int sfd, dfd, done = 0;
 
 	for (int i = 0; i < 8; i++) {
-		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova));
+		nvme_drv_pattern(self->p.buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 20 + i, self->p.buf[i].iova));
 	}
 	ASSERT_EQ(0, vfio_mig_data_size(src, &size_running));
 
@@ -206,14 +178,14 @@ TEST_F(mig, live_migration_between_pfs)
 
 	/* the guest keeps writing while the header travels */
 	for (int i = 8; i < 12; i++) {
-		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 20 + i, self->p.buf[i].iova, true));
 	}
 	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
 	ASSERT_EQ(0, vfio_mig_data_size(src, &size_stopped));
 	for (int i = 12; i < 14; i++) {		/* queued while suspended */
-		nvme_drv_pattern(self->buf[i].va, 20 + i, 2);
-		ASSERT_EQ(0, nvme_drv_io(&self->drv, nvme_cmd_write, 20 + i, self->buf[i].iova, true));
+		nvme_drv_pattern(self->p.buf[i].va, 20 + i, 2);
+		ASSERT_EQ(0, nvme_drv_io(&self->p.drv, nvme_cmd_write, 20 + i, self->p.buf[i].iova, true));
 	}
 	ASSERT_EQ(0, vfio_mig_set(src, S_STOP_COPY, NULL));
 	ASSERT_LT(0, vfio_mig_read_all(sfd, &stream, &len));
@@ -229,11 +201,11 @@ TEST_F(mig, live_migration_between_pfs)
 	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
 	ASSERT_EQ(0, vfio_mig_set(dst, S_RUNNING, NULL));
 	ASSERT_EQ(0, vfio_mig_set(src, S_STOP, NULL));
-	ASSERT_EQ(0, nvme_drv_switch(&self->drv, dst));
+	ASSERT_EQ(0, nvme_drv_switch(&self->p.drv, dst));
 	free(stream);
 
 	/* every command completes exactly once */
-	while (!nvme_drv_reap(&self->drv, 1, &cqe, 2000)) {
+	while (!nvme_drv_reap(&self->p.drv, 1, &cqe, 2000)) {
 		EXPECT_EQ(0, cqe.status >> 1);
 		ASSERT_LE(28, cqe.cid);
 		ASSERT_GT(34, cqe.cid);
@@ -243,32 +215,32 @@ TEST_F(mig, live_migration_between_pfs)
 	EXPECT_EQ(6, done);
 	for (int i = 8; i < 14; i++)
 		EXPECT_EQ(1, self->seen[i]);
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 20, 14, 2));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 20, 14, 2));
 	/* and new I/O works on the destination */
-	nvme_drv_pattern(self->buf[0].va, 40, 3);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 40, self->buf[0].iova));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 40, 1, 3));
+	nvme_drv_pattern(self->p.buf[0].va, 40, 3);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 40, self->p.buf[0].iova));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 40, 1, 3));
 }
 
 /* a migration abandoned after STOP_COPY: the source runs on */
 TEST_F(mig, stop_copy_back_to_running)
 {
-	struct vfio_dev *src = &self->dev[0];
+	struct vfio_dev *src = &self->p.dev[0];
 	uint8_t *stream;
 	size_t len;
 
-	nvme_drv_pattern(self->buf[0].va, 50, 4);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 50, self->buf[0].iova));
+	nvme_drv_pattern(self->p.buf[0].va, 50, 4);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 50, self->p.buf[0].iova));
 	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
 	free(stream);
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 50, 1, 4));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 50, 1, 4));
 }
 
 /* a reset in PRE_COPY: RUNNING again, the data fd is dead, the device works */
 TEST_F(mig, reset_during_precopy)
 {
-	struct vfio_dev *src = &self->dev[0];
+	struct vfio_dev *src = &self->p.dev[0];
 	uint8_t b[64];
 	int fd;
 
@@ -280,24 +252,24 @@ TEST_F(mig, reset_during_precopy)
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
 	/* the reset also reset the controller: bring it up again */
-	nvme_drv_fini(&self->drv);
-	ASSERT_EQ(0, nvme_drv_init(&self->drv, src, SHARED_NSID));
-	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	nvme_drv_pattern(self->buf[0].va, 60, 5);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 60, self->buf[0].iova));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 60, 1, 5));
+	nvme_drv_fini(&self->p.drv);
+	ASSERT_EQ(0, nvme_drv_init(&self->p.drv, src, SHARED_NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->p.drv, 1, QSIZE));
+	nvme_drv_pattern(self->p.buf[0].va, 60, 5);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 60, self->p.buf[0].iova));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 60, 1, 5));
 }
 
 /* corrupt or truncated streams are refused; the destination is untouched */
 TEST_F(mig, bad_stream_is_rejected)
 {
-	struct vfio_dev *src = &self->dev[0], *dst = &self->dev[1];
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
 	uint8_t *stream, *bad;
 	size_t len;
 	int fd;
 
-	nvme_drv_pattern(self->buf[0].va, 70, 6);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 70, self->buf[0].iova));
+	nvme_drv_pattern(self->p.buf[0].va, 70, 6);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 70, self->p.buf[0].iova));
 	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
 	bad = malloc(len);
 	ASSERT_NE(NULL, bad);
@@ -335,7 +307,7 @@ TEST_F(mig, bad_stream_is_rejected)
 	/* only one of the two may run the queues: this time the source */
 	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 70, 1, 6));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 70, 1, 6));
 	free(bad);
 	free(stream);
 }
@@ -343,9 +315,9 @@ TEST_F(mig, bad_stream_is_rejected)
 /* a Suspend the PF fails for an unknown reason leaves ERROR, and reset recovers */
 TEST_F(mig, pf_failure_means_error_state)
 {
-	struct vfio_dev *src = &self->dev[0];
+	struct vfio_dev *src = &self->p.dev[0];
 
-	ASSERT_EQ(0, lm_fault(&self->pf[0], LM_OPC_MIG_SEND, 0, 1, LM_SC_INTERNAL, 1));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_MIG_SEND, 0, 1, LM_SC_INTERNAL, 1));
 	EXPECT_EQ(-EIO, vfio_mig_set(src, S_P2P, NULL));
 	EXPECT_EQ(S_ERROR, vfio_mig_get(src));
 	EXPECT_EQ(-EINVAL, vfio_mig_set(src, S_RUNNING, NULL));
@@ -400,11 +372,11 @@ TEST_F(mig, close_mid_migration_leaks_nothing)
 
 	if (leakcheck)
 		ASSERT_EQ(0, sysfs_write(KMEMLEAK, "clear"));
-	ASSERT_EQ(0, vfio_mig_save(&self->dev[0], &stream, &len));
-	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_RUNNING, NULL));
-	nvme_drv_fini(&self->drv);
+	ASSERT_EQ(0, vfio_mig_save(&self->p.dev[0], &stream, &len));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], S_RUNNING, NULL));
+	nvme_drv_fini(&self->p.drv);
 	for (int i = 0; i < 4; i++) {
-		struct vfio_dev *d = &self->dev[i == 2];
+		struct vfio_dev *d = &self->p.dev[i == 2];
 		int fd = -1, log = -1;
 
 		switch (i) {
@@ -436,15 +408,15 @@ TEST_F(mig, close_mid_migration_leaks_nothing)
 			EXPECT_EQ(0, read(log, b, sizeof(b)));	/* ended */
 			close(log);
 		}
-		ASSERT_EQ(0, vfio_dev_reopen(&self->ctr, d));
+		ASSERT_EQ(0, vfio_dev_reopen(&self->p.ctr, d));
 		EXPECT_EQ(S_RUNNING, vfio_mig_get(d)) TH_LOG("after closing in %s", what[i]);
 	}
 	free(stream);
-	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev[0], SHARED_NSID));
-	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	nvme_drv_pattern(self->buf[0].va, 90, 1);
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_write, 90, self->buf[0].iova));
-	EXPECT_EQ(0, verify(&self->drv, &self->buf[NBUF - 1], 90, 1, 1));
+	ASSERT_EQ(0, nvme_drv_init(&self->p.drv, &self->p.dev[0], SHARED_NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->p.drv, 1, QSIZE));
+	nvme_drv_pattern(self->p.buf[0].va, 90, 1);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 90, self->p.buf[0].iova));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 90, 1, 1));
 	if (!leakcheck) {
 		TH_LOG("no kmemleak on this kernel: leaks not checked");
 		return;
@@ -466,10 +438,10 @@ static bool bit_set(const uint64_t *bm, uint64_t bit)
  */
 TEST_F(mig, dma_logging_reports_device_writes)
 {
-	struct vfio_dev *d = &self->dev[0];
-	uint64_t base = self->buf[0].iova;
-	uint64_t span = self->buf[NBUF - 1].iova + 4096 - base;
-	uint64_t cq = self->drv.cq[1].mem.iova;
+	struct vfio_dev *d = &self->p.dev[0];
+	uint64_t base = self->p.buf[0].iova;
+	uint64_t span = self->p.buf[NBUF - 1].iova + 4096 - base;
+	uint64_t cq = self->p.drv.cq[1].mem.iova;
 	uint64_t ranges[2][2] = { { base, span }, { cq, 4096 } };
 	uint64_t pgsize = 4096, npages = span / 4096, cqbm = 0;
 	uint64_t *bm = calloc((npages + 63) / 64, 8);
@@ -491,13 +463,13 @@ TEST_F(mig, dma_logging_reports_device_writes)
 
 		/* reads into the buffers of this round's parity, writes from the rest */
 		for (int i = 0; i < NBUF; i++)
-			ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, (i + round) % 2 ?
+			ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, (i + round) % 2 ?
 						      nvme_cmd_write : nvme_cmd_read,
-						      80 + i, self->buf[i].iova));
+						      80 + i, self->p.buf[i].iova));
 		memset(bm, 0, (npages + 63) / 64 * 8);
 		ASSERT_EQ(0, vfio_dma_log_report(d, base, span, 4096, bm));
 		for (int i = 0; i < NBUF; i++) {
-			uint64_t bit = (self->buf[i].iova - base) / 4096;
+			uint64_t bit = (self->p.buf[i].iova - base) / 4096;
 
 			EXPECT_EQ(!((i + round) % 2), bit_set(bm, bit))
 				TH_LOG("round %d buffer %d", round, i);
@@ -520,7 +492,7 @@ TEST_F(mig, dma_logging_reports_device_writes)
 	int fd;
 
 	ASSERT_EQ(0, vfio_mig_set(d, S_PRE_COPY, &fd));
-	ASSERT_EQ(0, nvme_drv_io_sync(&self->drv, nvme_cmd_read, 80, self->buf[0].iova));
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 80, self->p.buf[0].iova));
 	memset(bm, 0, (npages + 63) / 64 * 8);
 	ASSERT_EQ(0, vfio_dma_log_report(d, base, span, 4096, bm));
 	EXPECT_TRUE(bit_set(bm, 0));
@@ -540,18 +512,18 @@ TEST_F(mig, trace_and_debugfs)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/nvme-vfio-pci/%s/migration",
-		 self->bdf[0]);
-	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_P2P, NULL));
+		 self->p.bdf[0]);
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], S_P2P, NULL));
 	ASSERT_EQ(0, sysfs_read(path, buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "state: 5"));	/* RUNNING_P2P */
-	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], S_RUNNING, NULL));
 
 	if (access(ev, W_OK))
 		SKIP(return, "no tracefs at /sys/kernel/tracing");
 	ASSERT_EQ(0, sysfs_write("/sys/kernel/tracing/trace", ""));
 	ASSERT_EQ(0, sysfs_write(ev, "1"));
-	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_P2P, NULL));
-	ASSERT_EQ(0, vfio_mig_set(&self->dev[0], S_RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], S_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], S_RUNNING, NULL));
 	ASSERT_EQ(0, sysfs_write(ev, "0"));
 	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
 	ASSERT_LE(0, fd);
@@ -559,9 +531,9 @@ TEST_F(mig, trace_and_debugfs)
 	close(fd);
 	ASSERT_LT(0, n);
 	buf[n] = '\0';
-	snprintf(path, sizeof(path), "%s cntlid=%u op=suspend", self->bdf[0], self->drv.cntlid);
+	snprintf(path, sizeof(path), "%s cntlid=%u op=suspend", self->p.bdf[0], self->p.drv.cntlid);
 	EXPECT_NE(NULL, strstr(buf, path));
-	snprintf(path, sizeof(path), "%s cntlid=%u op=resume", self->bdf[0], self->drv.cntlid);
+	snprintf(path, sizeof(path), "%s cntlid=%u op=resume", self->p.bdf[0], self->p.drv.cntlid);
 	EXPECT_NE(NULL, strstr(buf, path));
 	EXPECT_NE(NULL, strstr(buf, "ret=0"));
 }

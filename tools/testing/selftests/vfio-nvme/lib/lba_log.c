@@ -147,6 +147,78 @@ void ns_copy_mark_all(struct ns_copy *c)
 	mark(c, 0, c->nlb);
 }
 
+/* NVM Identify Controller AOCS bit 0: reports allocated LBAs (libnvme 1.3 predates it) */
+#define NVM_ID_AOCS_OFFSET	18
+#define NVM_ID_AOCS_RALBAS	0x1
+#define LBA_STATUS_ATYPE_ALLOCATED	2
+#define LBA_STATUS_BYTES	(64 * 1024)
+#define LBA_STATUS_CMPC_COMPLETE	2
+
+static int zero_dst(struct ns_copy *c, uint64_t from, uint64_t to)
+{
+	uint64_t range[2] = { from * c->lba_size, (to - from) * c->lba_size };
+
+	if (from >= to)
+		return 0;
+	if (ioctl(c->dst, BLKZEROOUT, range))
+		return -errno;
+	c->zeroed += range[1];
+	return 0;
+}
+
+int ns_copy_mark_allocated(struct ns_copy *c, int ctrl_fd)
+{
+	struct nvme_id_ctrl_nvm id;
+	struct nvme_lba_status *st;
+	uint64_t slba = 0, done = 0;
+	int ret;
+
+	if (nvme_nvm_identify_ctrl(ctrl_fd, &id) ||
+	    !(((uint8_t *)&id)[NVM_ID_AOCS_OFFSET] & NVM_ID_AOCS_RALBAS))
+		return 0;
+	if (posix_memalign((void **)&st, 4096, LBA_STATUS_BYTES))
+		return -ENOMEM;
+	for (;;) {
+		uint32_t n;
+
+		/*
+		 * Not nvme_get_lba_status(): libnvme 1.3's sends no data length,
+		 * so the controller has nowhere to put the descriptors.
+		 */
+		ret = nvme_admin_passthru(ctrl_fd, nvme_admin_get_lba_status, 0, 0, c->nsid,
+					  0, 0, (uint32_t)slba, slba >> 32,
+					  LBA_STATUS_BYTES / 4 - 1,
+					  LBA_STATUS_ATYPE_ALLOCATED << 24, /* RL 0: to the end */
+					  0, 0, LBA_STATUS_BYTES, st, 0, NULL, 0, NULL);
+		if (ret) {
+			ret = ret < 0 ? -errno : -EIO;
+			break;
+		}
+		n = le32toh(st->nlsd);
+		for (uint32_t i = 0; i < n && !ret; i++) {
+			uint64_t d = le64toh(st->descs[i].dslba);
+			uint64_t nlb = le32toh(st->descs[i].nlb);
+
+			ret = zero_dst(c, done, d);
+			mark(c, d, nlb);
+			done = d + nlb;
+		}
+		if (ret)
+			break;
+		if (st->cmpc == LBA_STATUS_CMPC_COMPLETE || done >= c->nlb) {
+			ret = zero_dst(c, done, c->nlb) ?: 1;
+			break;
+		}
+		if (!n || done <= slba) {
+			ret = -EPROTO;	/* no progress */
+			break;
+		}
+		slba = done;
+	}
+	free(st);
+	return ret;
+}
+
 uint64_t ns_copy_pending(struct ns_copy *c)
 {
 	uint64_t n = 0;

@@ -33,6 +33,7 @@ struct ns_copy {
 	uint64_t *dirty;		/* one bit per logical block to copy (again) */
 	void *buf;
 	uint64_t bytes;			/* bytes copied so far */
+	uint64_t zeroed;		/* destination bytes zeroed instead of copied */
 	uint64_t records;		/* log records taken */
 	uint64_t overflows;		/* records that said "copy everything again" */
 	bool suspended;			/* the SUSPENDED marker was seen */
@@ -44,6 +45,13 @@ int ns_copy_open(struct ns_copy *c, const char *src, const char *dst, uint32_t n
 void ns_copy_close(struct ns_copy *c);
 /* mark every block to be copied */
 void ns_copy_mark_all(struct ns_copy *c);
+/*
+ * Mark only what the source namespace has allocated (Get LBA Status,
+ * TP4165, through the source PF's controller ctrl_fd) and zero the rest
+ * of the destination.  1 when done, 0 when the device does not report
+ * allocated LBAs (mark everything instead), -errno.
+ */
+int ns_copy_mark_allocated(struct ns_copy *c, int ctrl_fd);
 /* number of blocks marked */
 uint64_t ns_copy_pending(struct ns_copy *c);
 /*

@@ -135,3 +135,43 @@ int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
 	return lm_cmd(pf, LM_OPC_FAULT, (uint32_t)sel << 8 | opcode, action, arg, count,
 		      0, 0, NULL, 0, NULL);
 }
+
+int lm_cdq_create(struct nvme_pf *pf, uint8_t qt, bool pc, uint16_t cntlid,
+		  uint32_t dwords, uint16_t *cdqid)
+{
+	uint32_t dw0 = 0;
+	int ret = lm_cmd(pf, LM_OPC_CDQ, (uint32_t)qt << 16, (uint32_t)cntlid << 16 | pc,
+			 dwords, 0, 0, 0, NULL, 0, &dw0);
+
+	if (!ret && cdqid)
+		*cdqid = dw0 & 0xffff;
+	return ret;
+}
+
+int lm_cdq_delete(struct nvme_pf *pf, uint16_t cdqid)
+{
+	return lm_cmd(pf, LM_OPC_CDQ, 1, cdqid, 0, 0, 0, 0, NULL, 0, NULL);
+}
+
+int lm_track_user_data(struct nvme_pf *pf, uint16_t cdqid, bool start)
+{
+	return lm_cmd(pf, LM_OPC_TRACK_SEND, (uint32_t)start << 16, cdqid, 0, 0, 0, 0,
+		      NULL, 0, NULL);
+}
+
+int lm_cdq_get_head(struct nvme_pf *pf, uint16_t cdqid, uint32_t *hp)
+{
+	uint32_t data[2] = {};
+	int ret = lm_cmd(pf, nvme_admin_get_features, LM_FID_CDQ, cdqid, 0, 0, 0, 0,
+			 data, sizeof(data), NULL);
+
+	if (!ret)
+		*hp = le32toh(data[0]);
+	return ret;
+}
+
+int lm_cdq_set_head(struct nvme_pf *pf, uint16_t cdqid, uint32_t hp)
+{
+	return lm_cmd(pf, nvme_admin_set_features, LM_FID_CDQ, cdqid, hp, 0, 0, 0,
+		      NULL, 0, NULL);
+}

@@ -33,6 +33,7 @@ enum {
 };
 
 #define LM_OACS_HMLMS		(1 << 11)
+#define LM_FID_CDQ		0x21
 #define LM_TRATTR_THMCS		0x1
 #define LM_TRATTR_TUDCS		0x2
 
@@ -60,6 +61,15 @@ int lm_track_recv(struct nvme_pf *pf, uint16_t cntlid, uint64_t start, bool clea
 		  void *bitmap, uint32_t len, uint32_t *count);
 int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
 	     uint32_t arg, uint32_t count);
+/* Controller Data Queue of type qt for cntlid (no memory: the misuse tests) */
+int lm_cdq_create(struct nvme_pf *pf, uint8_t qt, bool pc, uint16_t cntlid,
+		  uint32_t dwords, uint16_t *cdqid);
+int lm_cdq_delete(struct nvme_pf *pf, uint16_t cdqid);
+/* Track Send, Log User Data Changes start or stop */
+int lm_track_user_data(struct nvme_pf *pf, uint16_t cdqid, bool start);
+/* Get and Set Features, Controller Data Queue: the head pointer */
+int lm_cdq_get_head(struct nvme_pf *pf, uint16_t cdqid, uint32_t *hp);
+int lm_cdq_set_head(struct nvme_pf *pf, uint16_t cdqid, uint32_t hp);
 /* controller state size fields */
 uint64_t lm_state_nvmecss(const uint8_t *state);
 uint64_t lm_state_vss(const uint8_t *state);

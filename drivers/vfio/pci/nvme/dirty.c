@@ -8,12 +8,20 @@
  * that span, and reported back to the caller.  More IOVA ranges than the
  * PF takes (CMMRTD) are merged with vfio_combine_iova_ranges().  A report
  * reads the PF's bitmap in windows and clears what it read.
+ *
+ * The PF clears whole dwords of its bitmap (32 granules), while a caller may
+ * report any slice of its ranges: QEMU reports each memory section on its
+ * own.  A granule read from the PF that is not wholly inside the slice being
+ * reported goes to @dirty_spill, and the report of the slice that covers it
+ * takes it from there: no dirty granule is ever lost, at the price of a
+ * granule straddling two slices being reported in both.
  */
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
+#include <linux/xarray.h>
 
 #include "nvmevf.h"
 
@@ -72,6 +80,7 @@ void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 		return;
 	nvmevf_cmd_track_memory(nvmevf_dev, false, 0, NULL, 0);
 	nvmevf_dev->dirty_gran = 0;
+	xa_destroy(&nvmevf_dev->dirty_spill);
 }
 
 static int nvmevf_log_stop(struct vfio_device *vdev)
@@ -84,13 +93,38 @@ static int nvmevf_log_stop(struct vfio_device *vdev)
 	return 0;
 }
 
+/* mark the part of granule @a (@gsize bytes) inside [@iova, @end) dirty */
+static void nvmevf_dirty_mark(struct iova_bitmap *dirty, u64 a, u64 gsize,
+			      u64 iova, u64 end)
+{
+	u64 from = max(a, iova), to = min(a + gsize, end);
+
+	if (from < to)
+		iova_bitmap_set(dirty, from, to - from);
+}
+
+/* as above, and keep the granule for a later report if it reaches outside */
+static int nvmevf_dirty_set(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct iova_bitmap *dirty, u64 a, u64 gsize,
+			    u64 iova, u64 end)
+{
+	nvmevf_dirty_mark(dirty, a, gsize, iova, end);
+	if (a >= iova && a + gsize <= end)
+		return 0;
+	return xa_err(xa_store(&nvmevf_dev->dirty_spill,
+			       a >> nvmevf_dev->dirty_gran, xa_mk_value(1),
+			       GFP_KERNEL));
+}
+
 static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 				     unsigned long iova, unsigned long length,
 				     struct iova_bitmap *dirty)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
 	u64 gsize, start, end, addr;
+	unsigned long idx;
 	unsigned long *bm;
+	void *entry;
 	u32 count;
 	int ret = 0;
 
@@ -105,25 +139,38 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 	gsize = 1ULL << nvmevf_dev->dirty_gran;
 	start = round_down(iova, gsize);
 	end = (u64)iova + length;
-	for (addr = start; addr < end; addr += NVMEVF_DIRTY_WINDOW * 8 * gsize) {
-		unsigned long bit, nbits = NVMEVF_DIRTY_WINDOW * 8;
 
-		ret = nvmevf_cmd_track_recv(nvmevf_dev, addr, bm,
-					    NVMEVF_DIRTY_WINDOW, &count);
+	/* what earlier reports read from the PF for this slice */
+	xa_for_each_range(&nvmevf_dev->dirty_spill, idx, entry,
+			  start >> nvmevf_dev->dirty_gran,
+			  (end - 1) >> nvmevf_dev->dirty_gran) {
+		u64 a = (u64)idx << nvmevf_dev->dirty_gran;
+
+		nvmevf_dirty_mark(dirty, a, gsize, iova, end);
+		if (a >= iova && a + gsize <= end)
+			xa_erase(&nvmevf_dev->dirty_spill, idx);
+	}
+
+	for (addr = start; addr < end; addr += NVMEVF_DIRTY_WINDOW * 8 * gsize) {
+		u64 nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8,
+				  DIV_ROUND_UP(end - addr, gsize));
+		/* the PF reads (and clears) whole dwords */
+		size_t len = round_up(DIV_ROUND_UP(nbits, 8), 4);
+		unsigned long bit;
+
+		ret = nvmevf_cmd_track_recv(nvmevf_dev, addr, bm, len, &count);
 		if (ret)
 			break;
 		if (!count)
 			continue;
 		/* the PF's bitmap is little endian, bit i of byte i / 8 */
-		for (bit = 0; bit < nbits; bit++) {
-			u64 a = addr + bit * gsize;
-
+		for (bit = 0; bit < len * 8; bit++) {
 			if (!(((u8 *)bm)[bit / 8] & BIT(bit % 8)))
 				continue;
-			if (a + gsize <= iova || a >= end)
-				continue;
-			iova_bitmap_set(dirty, max_t(u64, a, iova),
-					min_t(u64, a + gsize, end) - max_t(u64, a, iova));
+			ret = nvmevf_dirty_set(nvmevf_dev, dirty, addr + bit * gsize,
+					       gsize, iova, end);
+			if (ret)
+				goto out;
 		}
 	}
 out:
@@ -141,6 +188,7 @@ static const struct vfio_log_ops nvmevf_log_ops = {
 /* offer DMA logging when the PF tracks host memory and iova_bitmap exists */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	xa_init(&nvmevf_dev->dirty_spill);
 	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER))
 		return;
 	if (nvme_lm_mem_track_caps(nvmevf_dev->lm, &nvmevf_dev->track_caps))

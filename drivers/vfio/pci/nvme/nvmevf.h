@@ -9,6 +9,7 @@
 #include <linux/mutex.h>
 #include <linux/nvme-lm.h>
 #include <linux/spinlock.h>
+#include <linux/xarray.h>
 #include <linux/vfio_pci_core.h>
 
 #include "stream.h"
@@ -66,6 +67,8 @@ struct nvmevf_migration_file {
  * @resuming_migf: the open resuming file, if any
  * @track_caps: the PF's host memory change tracking
  * @dirty_gran: granularity (log2 bytes) of DMA logging, 0 when it is off
+ * @dirty_spill: granules the PF reported and cleared outside the range that
+ *	was being reported, kept for the report that covers them (dirty.c)
  * @lba_log: the LBA change log while it is on (lba_log.c)
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
@@ -84,6 +87,7 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_migration_file *resuming_migf;
 	struct nvme_lm_mem_track_caps track_caps;
 	u8 dirty_gran;
+	struct xarray dirty_spill;
 	struct nvmevf_lba_log *lba_log;
 	int last_errno;
 	struct dentry *debugfs;

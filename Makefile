@@ -76,10 +76,23 @@ $(B)/selftests/.built: $(B)/linux/.prepared
 	cp $(ST)/settings $(B)/selftests/
 	@touch $@
 
-$(B)/initramfs.cpio.gz: $(RIG)/mkinitramfs.sh $(OUR_KO) $(B)/selftests/.built $(GUEST)
+# the VMM and the nested guest of qemu_migration_test
+VMM_ROOT := $(B)/vmm
+L2_GUEST := $(B)/l2/l2-nvme-io.elf
+export VMM_ROOT L2_GUEST
+$(VMM_ROOT)/.done: $(B)/.deps $(RIG)/fetch-vmm.sh
+	$(RIG)/fetch-vmm.sh
+
+$(L2_GUEST): $(wildcard tools/testing/vfio-nvme-l2/*)
+	mkdir -p $(B)/l2
+	$(MAKE) -C tools/testing/vfio-nvme-l2 OUTPUT=$(B)/l2
+
+$(B)/initramfs.cpio.gz: $(RIG)/mkinitramfs.sh $(OUR_KO) $(B)/selftests/.built $(GUEST) \
+		$(VMM_ROOT)/.done $(L2_GUEST)
 	$(RIG)/mkinitramfs.sh $@ $(KROOT) $(KREL) $(B)/nvme-host $(OUR_KO) -- $(B)/selftests
 
-$(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftests/.built $(GUEST)
+$(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftests/.built $(GUEST) \
+		$(VMM_ROOT)/.done $(L2_GUEST)
 	$(RIG)/mkinitramfs.sh $@ $(B)/debug-kroot $$(cat $(B)/debug-kroot/kernelrelease) - -- $(B)/selftests
 
 debug-kernel: $(DEBUG_KERNEL)
@@ -89,7 +102,8 @@ $(DEBUG_KERNEL): $(B)/linux/.prepared $(RIG)/build-debug-kernel.sh
 qemu: $(B)/.deps
 	$(RIG)/build-qemu.sh
 
-# every selftest on Debian's kernel and on the debug kernel (KASAN, lockdep)
+# every selftest on Debian's kernel and on the debug kernel (KASAN, lockdep);
+# ONLY=a_test,b_test runs just those
 CHECK_KERNELS ?= debian debug
 check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
 	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log
@@ -97,6 +111,7 @@ check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
 	@for k in $(CHECK_KERNELS); do \
 		echo "booting the rig on the $$k kernel (TCG); console log: $(LOGDIR)/check-$$k.log"; \
 		VM_KERNEL=$$(eval echo \$$VM_KERNEL_$$k) VM_INITRD=$$(eval echo \$$INITRD_$$k) \
+			APPEND="$(if $(ONLY),only=$(ONLY))" \
 			$(RIG)/run-vm.sh check $(LOGDIR)/check-$$k.log; \
 		grep -E '^(RIG|QEMU)' $(LOGDIR)/check-$$k.log; \
 	done; true

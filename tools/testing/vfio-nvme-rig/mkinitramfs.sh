@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest initramfs: busybox, the guest kernel's modules that the tests need
 # (with drivers/nvme/host replaced by our rebuilt, patched modules and our own
-# modules added), nvme-cli, the selftests and the guest scripts.
+# modules added), nvme-cli, the selftests and the guest scripts; with VMM_ROOT and
+# L2_GUEST set, also QEMU 10.0 and the nested guest for qemu_migration_test.
 # usage: mkinitramfs.sh OUT.cpio.gz MODROOT KREL NVME_HOST_DIR OUR_KO... -- SELFTEST_DIR
 # (NVME_HOST_DIR "-" and no OUR_KO for a kernel built with everything in tree)
 set -euo pipefail
@@ -60,7 +61,27 @@ copy_bin() {
 }
 copy_bin /usr/sbin/nvme
 
+# the VMM of qemu_migration_test (QEMU 10.0, see fetch-vmm.sh) and its guest
+if [ -n "${VMM_ROOT:-}" ]; then
+	qemu=$VMM_ROOT/usr/bin/qemu-system-x86_64
+	libs=$(LD_LIBRARY_PATH=$VMM_ROOT/usr/lib/x86_64-linux-gnu:$VMM_ROOT/lib/x86_64-linux-gnu ldd "$qemu")
+	if grep -q 'not found' <<< "$libs"; then
+		die "QEMU from $VMM_ROOT lacks libraries: $(grep 'not found' <<< "$libs" | tr -s '\t\n' ' ')"
+	fi
+	cp "$qemu" "$W/usr/bin/"
+	for l in $(grep -o '/[^ ]*\.so[^ ]*' <<< "$libs"); do
+		dst=$W${l#"$VMM_ROOT"}
+		mkdir -p "$(dirname "$dst")"
+		cp -L "$l" "$dst"
+	done
+	mkdir -p "$W/usr/share/qemu"
+	cp "$VMM_ROOT"/usr/share/seabios/bios-256k.bin "$VMM_ROOT"/usr/share/qemu/multiboot_dma.bin \
+		"$VMM_ROOT"/usr/share/qemu/linuxboot_dma.bin "$VMM_ROOT"/usr/share/qemu/kvmvapic.bin \
+		"$W/usr/share/qemu/"
+fi
+
 cp -a "$TESTS"/. "$W/selftests/"
+[ -n "${L2_GUEST:-}" ] && cp "$L2_GUEST" "$W/selftests/"
 cp "$RIG"/guest/* "$W/rig/"
 ln -s rig/init "$W/init"
 

@@ -6,6 +6,9 @@ cd /selftests || exit 1
 timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
 # pf_* tests take PFs away (and put them back): they run last
 tests="$(ls *_test | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
+# "only=a_test,b_test" on the kernel command line (make check ONLY=...) picks tests
+only=$(sed -n 's/.*[ ]only=\([^ ]*\).*/\1/p' /proc/cmdline)
+[ -n "$only" ] && tests=$(echo "$only" | tr , ' ')
 n=0
 rc=0
 echo "TAP version 13"

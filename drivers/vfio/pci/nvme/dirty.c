@@ -93,6 +93,12 @@ static int nvmevf_log_stop(struct vfio_device *vdev)
 	return 0;
 }
 
+/* granule @a (@gsize bytes) lies wholly inside [@iova, @end) */
+static bool nvmevf_dirty_within(u64 a, u64 gsize, u64 iova, u64 end)
+{
+	return a >= iova && a + gsize <= end;
+}
+
 /* mark the part of granule @a (@gsize bytes) inside [@iova, @end) dirty */
 static void nvmevf_dirty_mark(struct iova_bitmap *dirty, u64 a, u64 gsize,
 			      u64 iova, u64 end)
@@ -109,7 +115,7 @@ static int nvmevf_dirty_set(struct nvmevf_pci_core_device *nvmevf_dev,
 			    u64 iova, u64 end)
 {
 	nvmevf_dirty_mark(dirty, a, gsize, iova, end);
-	if (a >= iova && a + gsize <= end)
+	if (nvmevf_dirty_within(a, gsize, iova, end))
 		return 0;
 	return xa_err(xa_store(&nvmevf_dev->dirty_spill,
 			       a >> nvmevf_dev->dirty_gran, xa_mk_value(1),
@@ -147,7 +153,7 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 		u64 a = (u64)idx << nvmevf_dev->dirty_gran;
 
 		nvmevf_dirty_mark(dirty, a, gsize, iova, end);
-		if (a >= iova && a + gsize <= end)
+		if (nvmevf_dirty_within(a, gsize, iova, end))
 			xa_erase(&nvmevf_dev->dirty_spill, idx);
 	}
 

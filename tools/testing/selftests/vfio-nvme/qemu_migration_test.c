@@ -55,14 +55,6 @@ FIXTURE(qemu) {
 	int qmp[2];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void run_path(char *buf, size_t len, int vm, const char *what)
 {
 	snprintf(buf, len, RUN "/%s.%s", side[vm], what);
@@ -105,7 +97,7 @@ static pid_t vm_start(const char *bdf, const char *guest, int vm)
 /* SIGTERM, then SIGKILL if QEMU is not gone in 20 s: the VF must be free after */
 static int vm_stop(pid_t pid)
 {
-	long long end = now_ms() + 20000;
+	double end = now_ms() + 20000;
 
 	kill(pid, SIGTERM);
 	while (now_ms() < end) {
@@ -121,7 +113,7 @@ static int vm_stop(pid_t pid)
 static int qmp_connect(int vm, pid_t pid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	long long end = now_ms() + WAIT_MS;
+	double end = now_ms() + WAIT_MS;
 	int fd;
 
 	run_path(sa.sun_path, sizeof(sa.sun_path), vm, "qmp");
@@ -206,52 +198,40 @@ static long long qmp_num(const char *reply, const char *in, const char *key)
 	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
-/* the guest's console: the last "l2: io N" count, -1 if none; *failed if it printed FAIL */
-static long long guest_progress(int vm, bool *failed, char *fail_line, size_t len)
+/* what the guest printed on its console so far */
+struct console {
+	long long io;		/* the last "l2: io N" count, -1 if none */
+	bool ready;		/* it printed "l2: ready": it set the VF up */
+	char fail[256];		/* its FAIL line, "" if none */
+};
+
+static void console_scan(int vm, struct console *con)
 {
 	char path[128], line[256];
-	long long io = -1;
 	FILE *f;
 
 	run_path(path, sizeof(path), vm, "serial");
+	memset(con, 0, sizeof(*con));
+	con->io = -1;
 	f = fopen(path, "r");
-	*failed = false;
 	if (!f)
-		return -1;
+		return;
 	while (fgets(line, sizeof(line), f)) {
-		/* QEMU may be writing the last line still */
-		if (!strchr(line, '\n'))
-			break;
-		if (strncmp(line, "l2: io ", 7) == 0)
-			io = strtoll(line + 7, NULL, 10);
-		if (strstr(line, "FAIL")) {
-			*failed = true;
-			snprintf(fail_line, len, "%s", line);
-		}
+		/* QEMU may be writing the last line still: count whole ones only */
+		if (strncmp(line, "l2: io ", 7) == 0 && strchr(line, '\n'))
+			con->io = strtoll(line + 7, NULL, 10);
+		if (strncmp(line, "l2: ready", 9) == 0)
+			con->ready = true;
+		if (strstr(line, "FAIL"))
+			snprintf(con->fail, sizeof(con->fail), "%s", line);
 	}
 	fclose(f);
-	return io;
-}
-
-static bool console_has(int vm, const char *what)
-{
-	char path[128], line[256];
-	bool found = false;
-	FILE *f;
-
-	run_path(path, sizeof(path), vm, "serial");
-	f = fopen(path, "r");
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	if (f)
-		fclose(f);
-	return found;
 }
 
 /* wait until nvme-vfio-pci's debugfs shows the VF in state */
 static bool vf_state_is(const char *bdf, enum vfio_device_mig_state state)
 {
-	long long end = now_ms() + WAIT_MS;
+	double end = now_ms() + WAIT_MS;
 	char path[128], buf[512], want[32];
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/nvme-vfio-pci/%s/migration", bdf);
@@ -269,21 +249,20 @@ static bool vf_state_is(const char *bdf, enum vfio_device_mig_state state)
 /* wait until the guest on vm has done more than io commands; its count, or -1 */
 static long long guest_wait_past(struct __test_metadata *_metadata, int vm, long long io)
 {
-	long long end = now_ms() + WAIT_MS, cur = -1;
-	char why[256];
-	bool failed;
+	double end = now_ms() + WAIT_MS;
+	struct console con = { .io = -1 };
 
 	while (now_ms() < end) {
-		cur = guest_progress(vm, &failed, why, sizeof(why));
-		if (failed) {
-			TH_LOG("%s guest: %s", side[vm], why);
+		console_scan(vm, &con);
+		if (con.fail[0]) {
+			TH_LOG("%s guest: %s", side[vm], con.fail);
 			return -1;
 		}
-		if (cur > io)
-			return cur;
+		if (con.io > io)
+			return con.io;
 		usleep(200000);
 	}
-	TH_LOG("%s guest stuck at %lld commands", side[vm], cur);
+	TH_LOG("%s guest stuck at %lld commands", side[vm], con.io);
 	return -1;
 }
 
@@ -304,7 +283,7 @@ static void qemu_log_dump(struct __test_metadata *_metadata)
 /* poll query-migrate on the source until it leaves the active states */
 static int migrate_wait(int fd, char *reply, size_t len)
 {
-	long long end = now_ms() + WAIT_MS;
+	double end = now_ms() + WAIT_MS;
 
 	while (now_ms() < end) {
 		if (qmp(fd, "{\"execute\":\"query-migrate\"}\n", reply, len))
@@ -393,9 +372,9 @@ FIXTURE_TEARDOWN(qemu)
 static void migrate_and_check(struct __test_metadata *_metadata, FIXTURE_DATA(qemu) *self,
 			      long long src_io)
 {
-	char reply[8192], why[256];
-	long long last_src, dst_io;
-	bool failed;
+	char reply[8192];
+	struct console src, dst;
+	long long dst_io;
 
 	ASSERT_EQ(0, qmp(self->qmp[SRC], MIGRATE_PARAMS, reply, sizeof(reply)));
 	ASSERT_EQ(0, qmp(self->qmp[SRC], "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:"
@@ -412,22 +391,23 @@ static void migrate_and_check(struct __test_metadata *_metadata, FIXTURE_DATA(qe
 	EXPECT_LT(0, qmp_num(reply, "vfio", "transferred"));
 	ASSERT_EQ(0, qmp(self->qmp[SRC], "{\"execute\":\"query-status\"}\n", reply, sizeof(reply)));
 	EXPECT_NE(NULL, strstr(reply, "\"postmigrate\"")) TH_LOG("source: %s", reply);
-	last_src = guest_progress(SRC, &failed, why, sizeof(why));
-	ASSERT_FALSE(failed) TH_LOG("source guest: %s", why);
-	ASSERT_LE(src_io, last_src);
+	console_scan(SRC, &src);
+	ASSERT_EQ(0, src.fail[0]) TH_LOG("source guest: %s", src.fail);
+	ASSERT_LE(src_io, src.io);
 
 	/* the destination's console is empty until the guest runs there */
 	dst_io = guest_wait_past(_metadata, DST, -1);
 	ASSERT_LT(0, dst_io);
 	/* its command count went on from the source's: the same guest, not a new one */
-	EXPECT_LE(last_src, dst_io);
-	EXPECT_FALSE(console_has(DST, "l2: ready")) TH_LOG("the guest set the VF up again");
+	EXPECT_LE(src.io, dst_io);
+	console_scan(DST, &dst);
+	EXPECT_FALSE(dst.ready) TH_LOG("the guest set the VF up again");
 	dst_io = guest_wait_past(_metadata, DST, dst_io + 1024);
 	ASSERT_LT(0, dst_io);
 	ASSERT_EQ(0, qmp(self->qmp[DST], "{\"execute\":\"query-status\"}\n", reply, sizeof(reply)));
 	EXPECT_NE(NULL, strstr(reply, "\"running\"")) TH_LOG("destination: %s", reply);
 	TH_LOG("guest: %lld commands on the source, carried on to %lld on the destination",
-	       last_src, dst_io);
+	       src.io, dst_io);
 }
 
 TEST_F_TIMEOUT(qemu, migrate_guest_with_io_in_flight, 900)

@@ -45,14 +45,6 @@ struct guest {
 	uint64_t next;		/* next write, as round * NBLK + block */
 };
 
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 
 static int nsid = SHARED_NSID;
 

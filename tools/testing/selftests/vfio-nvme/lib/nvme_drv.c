@@ -96,17 +96,15 @@ int nvme_drv_reap(struct nvme_drv *drv, uint16_t qid, struct nvme_cqe *cqe, int 
 {
 	struct nvme_drv_queue *cq = cq_of(drv, qid);
 	volatile struct nvme_cqe *e;
-	struct timespec t0, t;
+	double t0 = now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		e = (volatile struct nvme_cqe *)cq->mem.va + cq->head;
 		if ((e->status & 1) == cq->phase)
 			break;
 		if (rd32(drv, NVME_REG_CSTS) & 2)
 			return -EIO;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+		if (now_ms() - t0 > ms)
 			return -ETIMEDOUT;
 		usleep(100);
 	}

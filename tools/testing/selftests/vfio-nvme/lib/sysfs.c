@@ -131,6 +131,14 @@ int pci_bind(const char *bdf, const char *drv)
 	return strcmp(cur, drv) ? -ENODEV : 0;
 }
 
+double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 bool wait_for_path(const char *path, int ms)
 {
 	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };

@@ -106,5 +106,7 @@ void vfio_dma_free(struct vfio_ctr *ctr, struct vfio_dma *dma);
 
 /* wait up to ms milliseconds for path to exist */
 bool wait_for_path(const char *path, int ms);
+/* CLOCK_MONOTONIC in milliseconds */
+double now_ms(void);
 
 #endif

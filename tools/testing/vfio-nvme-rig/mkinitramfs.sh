@@ -51,29 +51,27 @@ for f in modules.order modules.builtin modules.builtin.modinfo; do
 done
 depmod -b "$W" "$KV"
 
-# nvme-cli and the libraries it links
+# copy_bin FILE [ROOT]: ROOT/FILE (ROOT: a dpkg -x tree, default /) and the
+# libraries it links, from ROOT first, to the same paths in the image
 copy_bin() {
-	cp "$1" "$W$1"
-	for l in $(ldd "$1" | grep -o '/[^ ]*\.so[^ ]*'); do
-		mkdir -p "$W$(dirname "$l")"
-		cp -L "$l" "$W$l"
+	local root=${2:-} libs l dst
+	libs=$(LD_LIBRARY_PATH=${root:+$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu} \
+		ldd "$root$1")
+	if grep -q 'not found' <<< "$libs"; then
+		die "$root$1 lacks libraries: $(grep 'not found' <<< "$libs" | tr -s '\t\n' ' ')"
+	fi
+	cp "$root$1" "$W$1"
+	for l in $(grep -o '/[^ ]*\.so[^ ]*' <<< "$libs"); do
+		dst=$W${l#"$root"}
+		mkdir -p "$(dirname "$dst")"
+		cp -L "$l" "$dst"
 	done
 }
 copy_bin /usr/sbin/nvme
 
 # the VMM of qemu_migration_test (QEMU 10.0, see fetch-vmm.sh) and its guest
 if [ -n "${VMM_ROOT:-}" ]; then
-	qemu=$VMM_ROOT/usr/bin/qemu-system-x86_64
-	libs=$(LD_LIBRARY_PATH=$VMM_ROOT/usr/lib/x86_64-linux-gnu:$VMM_ROOT/lib/x86_64-linux-gnu ldd "$qemu")
-	if grep -q 'not found' <<< "$libs"; then
-		die "QEMU from $VMM_ROOT lacks libraries: $(grep 'not found' <<< "$libs" | tr -s '\t\n' ' ')"
-	fi
-	cp "$qemu" "$W/usr/bin/"
-	for l in $(grep -o '/[^ ]*\.so[^ ]*' <<< "$libs"); do
-		dst=$W${l#"$VMM_ROOT"}
-		mkdir -p "$(dirname "$dst")"
-		cp -L "$l" "$dst"
-	done
+	copy_bin /usr/bin/qemu-system-x86_64 "$VMM_ROOT"
 	mkdir -p "$W/usr/share/qemu"
 	cp "$VMM_ROOT"/usr/share/seabios/bios-256k.bin "$VMM_ROOT"/usr/share/qemu/multiboot_dma.bin \
 		"$VMM_ROOT"/usr/share/qemu/linuxboot_dma.bin "$VMM_ROOT"/usr/share/qemu/kvmvapic.bin \

@@ -7,6 +7,7 @@
 #   make lint       checkpatch --strict, sparse (C=2) and W=1 on the kernel code
 #   make shell      boot the rig with a shell on the console
 #   make debug-kernel   6.12 with KASAN, lockdep, KUnit, noiommu, iommufd, our driver
+#   make patches    the submission series for linux 6.12 in build/patches
 #
 # make check runs on both guest kernels (CHECK_KERNELS="debian debug");
 # KERNEL=debug runs demo and shell on the debug kernel instead of Debian's.
@@ -42,7 +43,7 @@ endif
 INITRD := $(INITRD_$(KERNEL))
 VM := VM_KERNEL=$(VM_KERNEL_$(KERNEL)) VM_INITRD=$(INITRD) $(RIG)/run-vm.sh
 
-.PHONY: all check demo shell lint deps qemu debug-kernel clean distclean
+.PHONY: all check demo shell lint deps qemu debug-kernel patches clean distclean
 all: $(INITRD) qemu
 
 $(B)/.deps: $(RIG)/deps.sh
@@ -125,6 +126,10 @@ demo: all
 
 lint: $(OUR_KO)
 	$(RIG)/lint.sh
+
+# hook patches + new files -> one git format-patch style series (see patches/linux/new-files)
+patches:
+	$(RIG)/format-patches.sh $(B)/patches
 
 shell: all
 	$(VM) shell /dev/null

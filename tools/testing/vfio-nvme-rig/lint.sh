@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Kernel code standards for the driver and headers: checkpatch --strict (files and
-# the patch series), sparse (C=2) and a W=1 build, all against 6.12.  Prints one
+# Kernel code standards for the driver, the PF helpers and the headers:
+# checkpatch --strict on the files, sparse (C=2) and a W=1 build, all against
+# 6.12; then the submission series (check-patches.sh: checkpatch, applies, builds).  Prints one
 # "RESULT ok|not ok NAME" line per check (tap-summary.sh counts them) and the
 # findings above it.
 set -uo pipefail
@@ -24,15 +25,9 @@ out=$($CP -f $src 2>&1); rc=$?
 grep -qE '^(ERROR|WARNING|CHECK):' <<<"$out" && rc=1
 result "checkpatch --strict on drivers/ include/" $rc "$out"
 
-rc=0; out=""
-while read -r p; do
-	case $p in ''|'#'*) continue ;; esac
-	# outside the work tree: inside a git checkout checkpatch reads a
-	# patch's blank context lines as added lines with trailing white space
-	o=$(cd "$B" && $CP "$TOP/patches/linux/$p" 2>&1) && ! grep -qE '^(ERROR|WARNING|CHECK):' <<<"$o" ||
-		{ rc=1; out+="$p:"$'\n'"$o"$'\n'; }
-done < patches/linux/series
-result "checkpatch --strict on patches/linux" $rc "$out"
+
+# the submission series: checkpatch, applies, is what the rig tests, builds
+"$RIG/check-patches.sh"
 
 kbuild() { # extra make arguments...
 	make -C "$KHDR" M="$TOP" CONFIG_NVME_VFIO_PCI=m \

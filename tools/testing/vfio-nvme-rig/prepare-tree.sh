@@ -9,7 +9,7 @@ set -euo pipefail
 
 T=$B/linux
 rm -rf "$T.new"
-cp -al "$KSRC" "$T.new"
+mkdir "$T.new" && cp -al "$KSRC/." "$T.new"
 rm -f "$T.new/.done"
 while read -r p; do
 	case $p in ''|'#'*) continue ;; esac

@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NVMe live migration (TP4159) of SR-IOV virtual functions, PF side.
+ *
+ * A VF's variant driver (nvme-vfio-pci) migrates the VF's secondary
+ * controller by asking the PF's primary controller to suspend, resume, save
+ * and restore it.  These helpers are the only way in: each takes the handle
+ * of one VF, addresses that VF's secondary controller ID from the Secondary
+ * Controller List, and issues one command of a fixed kind.
+ *
+ * Lifetime: the handle is valid while the VF driver is bound.  nvme_remove()
+ * disables SR-IOV before it tears the PF down, so every VF driver is unbound
+ * (and has put its handle) by then, as pci_iov_get_pf_drvdata() requires.  A
+ * PF controller reset only makes the commands wait or fail.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/nvme-lm.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+
+#include "nvme.h"
+
+struct nvme_lm_vf {
+	struct pci_dev *vf;
+	struct nvme_ctrl *ctrl;		/* the PF's primary controller */
+	u16 cntlid;			/* the VF's secondary controller ID */
+};
+
+static const char *nvme_lm_op_name(u8 opcode, u8 sel)
+{
+	switch (opcode) {
+	case nvme_admin_migration_send:
+		return sel == NVME_LM_SEND_SUSPEND ? "suspend" :
+		       sel == NVME_LM_SEND_RESUME ? "resume" : "set state";
+	case nvme_admin_migration_recv:
+		return "get state";
+	case nvme_admin_track_send:
+		return sel == NVME_LM_TRACK_MEMORY ? "track memory" : "log user data";
+	case nvme_admin_track_recv:
+		return "memory changes";
+	case nvme_admin_identify:
+		return "identify";
+	case nvme_admin_cdq:
+		return sel == NVME_LM_CDQ_CREATE ? "create queue" : "delete queue";
+	case nvme_admin_set_features:
+		return "queue head";
+	case nvme_admin_get_features:
+		return "queue check";
+	default:
+		return "command";
+	}
+}
+
+static int nvme_lm_errno(int status)
+{
+	if (status <= 0)
+		return status;
+	switch (status & NVME_SCT_SC_MASK) {
+	case NVME_SC_INVALID_FIELD:
+		return -EINVAL;
+	case NVME_SC_CMD_SEQ_ERROR:
+		return -EPROTO;
+	case NVME_SC_CTRL_ID_INVALID:
+	case NVME_SC_SEC_CTRL_STATE_INVALID:
+		return -ENODEV;
+	case NVME_SC_LM_INVALID_CDQ:
+		return -ENOENT;
+	case NVME_SC_LM_NOT_ENOUGH_RES:
+		return -ENOSPC;
+	case NVME_SC_LM_CTRL_SUSPENDED:
+		return -EBUSY;
+	case NVME_SC_LM_CTRL_NOT_SUSPENDED:
+		/*
+		 * The VF driver resumes and restores only controllers it
+		 * suspended: someone else (a PF reset) changed its state.
+		 */
+		return -ESTALE;
+	default:
+		return -EIO;
+	}
+}
+
+static int nvme_lm_submit(struct nvme_lm_vf *lm, struct nvme_command *c,
+			  void *buf, unsigned int len, u32 *dw0)
+{
+	union nvme_result res = {};
+	int status;
+
+	status = __nvme_submit_sync_cmd(lm->ctrl->admin_q, c, &res, buf, len,
+					NVME_QID_ANY, 0);
+	if (dw0)
+		*dw0 = le32_to_cpu(res.u32);
+	if (status)
+		dev_err(&lm->vf->dev, "live migration %s for cntlid %u failed: %s %#x\n",
+			nvme_lm_op_name(c->common.opcode,
+					le32_to_cpu(c->common.cdw10) & 0xff),
+			lm->cntlid, status < 0 ? "errno" : "NVMe status",
+			status < 0 ? -status : status);
+	return nvme_lm_errno(status);
+}
+
+/* the VF's entry in the PF's Secondary Controller List */
+static int nvme_lm_sec_ctrl(struct nvme_lm_vf *lm, struct nvme_sec_ctrl *sc)
+{
+	struct nvme_command c = {};
+	u16 vfn = pci_iov_vf_id(lm->vf) + 1;
+	struct nvme_sec_ctrl_list *list;
+	int ret, i;
+
+	list = kzalloc(sizeof(*list), GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	c.identify.opcode = nvme_admin_identify;
+	c.identify.cns = NVME_ID_CNS_SCNDRY_CTRL_LIST;
+	ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
+	if (ret)
+		goto out;
+	ret = -ENODEV;
+	for (i = 0; i < min_t(int, list->num, ARRAY_SIZE(list->sc)); i++) {
+		if (le16_to_cpu(list->sc[i].vfn) == vfn) {
+			*sc = list->sc[i];
+			ret = 0;
+			break;
+		}
+	}
+out:
+	kfree(list);
+	return ret;
+}
+
+/**
+ * nvme_lm_vf_get() - get the live migration handle of an NVMe VF
+ * @vf: the VF, bound to the caller's driver
+ *
+ * Return: the handle, ERR_PTR(-EINVAL) if @vf is not a VF of a PF driven by
+ * nvme-pci, ERR_PTR(-EOPNOTSUPP) if the primary controller does not support
+ * host managed live migration, ERR_PTR(-ENODEV) if the Secondary Controller
+ * List has no entry for @vf, or another error of the Identify command.
+ */
+struct nvme_lm_vf *nvme_lm_vf_get(struct pci_dev *vf)
+{
+	struct nvme_sec_ctrl sc;
+	struct nvme_ctrl *ctrl;
+	struct nvme_lm_vf *lm;
+	int ret;
+
+	ctrl = nvme_pci_pf_ctrl(vf);
+	if (IS_ERR(ctrl))
+		return ERR_CAST(ctrl);
+	if (!(ctrl->oacs & NVME_CTRL_OACS_HMLMS))
+		return ERR_PTR(-EOPNOTSUPP);
+	lm = kzalloc(sizeof(*lm), GFP_KERNEL);
+	if (!lm)
+		return ERR_PTR(-ENOMEM);
+	lm->vf = vf;
+	lm->ctrl = ctrl;
+	ret = nvme_lm_sec_ctrl(lm, &sc);
+	if (ret) {
+		kfree(lm);
+		return ERR_PTR(ret);
+	}
+	lm->cntlid = le16_to_cpu(sc.scid);
+	if (lm->cntlid == ctrl->cntlid) {
+		kfree(lm);
+		return ERR_PTR(-ENODEV);
+	}
+	return lm;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_vf_get);
+
+/**
+ * nvme_lm_vf_put() - release a handle from nvme_lm_vf_get()
+ * @lm: the handle
+ */
+void nvme_lm_vf_put(struct nvme_lm_vf *lm)
+{
+	kfree(lm);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_vf_put);
+
+/**
+ * nvme_lm_vf_cntlid() - the VF's secondary controller ID
+ * @lm: the handle
+ *
+ * Return: the CNTLID every command of @lm addresses.
+ */
+u16 nvme_lm_vf_cntlid(struct nvme_lm_vf *lm)
+{
+	return lm->cntlid;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_vf_cntlid);
+
+/**
+ * nvme_lm_vf_resources() - queue and interrupt resources of the VF's controller
+ * @lm: the handle
+ * @nvq: number of VQ resources assigned
+ * @nvi: number of VI resources assigned
+ *
+ * Return: 0, or a negative errno.
+ */
+int nvme_lm_vf_resources(struct nvme_lm_vf *lm, u16 *nvq, u16 *nvi)
+{
+	struct nvme_sec_ctrl sc;
+	int ret;
+
+	ret = nvme_lm_sec_ctrl(lm, &sc);
+	if (ret)
+		return ret;
+	*nvq = le16_to_cpu(sc.nvq);
+	*nvi = le16_to_cpu(sc.nvi);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_vf_resources);
+
+/**
+ * nvme_lm_state_formats() - Supported Controller State Formats of the PF
+ * @lm: the handle
+ * @fmts: filled with Identify CNS 20h
+ *
+ * Return: 0, or a negative errno.
+ */
+int nvme_lm_state_formats(struct nvme_lm_vf *lm, struct nvme_lm_ctrl_state_fmts *fmts)
+{
+	struct nvme_command c = {};
+
+	c.identify.opcode = nvme_admin_identify;
+	c.identify.cns = NVME_ID_CNS_CTRL_STATE_FMTS;
+	return nvme_lm_submit(lm, &c, fmts, sizeof(*fmts), NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_state_formats);
+
+/**
+ * nvme_lm_suspend() - suspend the VF's controller
+ * @lm: the handle
+ *
+ * The controller stops fetching commands, completes those it fetched, and
+ * posts no more completions or interrupts until nvme_lm_resume().
+ *
+ * Return: 0, or a negative errno.
+ */
+int nvme_lm_suspend(struct nvme_lm_vf *lm)
+{
+	struct nvme_command c = {};
+
+	c.common.opcode = nvme_admin_migration_send;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_SEND_SUSPEND, 0));
+	c.common.cdw11 = cpu_to_le32(NVME_LM_STYPE_SUSPEND << 16 | lm->cntlid);
+	return nvme_lm_submit(lm, &c, NULL, 0, NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_suspend);
+
+/**
+ * nvme_lm_resume() - resume the VF's suspended controller
+ * @lm: the handle
+ *
+ * Return: 0, -ESTALE if it was not suspended, or another negative errno.
+ */
+int nvme_lm_resume(struct nvme_lm_vf *lm)
+{
+	struct nvme_command c = {};
+
+	c.common.opcode = nvme_admin_migration_send;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_SEND_RESUME, 0));
+	c.common.cdw11 = cpu_to_le32(lm->cntlid);
+	return nvme_lm_submit(lm, &c, NULL, 0, NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_resume);
+
+/**
+ * nvme_lm_get_state() - read a piece of the suspended controller's state
+ * @lm: the handle
+ * @csvi: controller state version index (CNS 20h, 1-based; 0: header only)
+ * @csuuidi: vendor specific format index (CNS 20h, 1-based; 0: none)
+ * @offset: byte offset into the state, dword aligned
+ * @buf: where to put it
+ * @len: bytes to read, a non-zero multiple of 4
+ * @suspended: set to the controller's suspended flag (CSUP), may be NULL
+ *
+ * Return: 0, -ESTALE if the controller is not suspended, -EINVAL if an
+ * argument is out of range, or another negative errno.
+ */
+int nvme_lm_get_state(struct nvme_lm_vf *lm, u8 csvi, u8 csuuidi, u64 offset,
+		      void *buf, size_t len, bool *suspended)
+{
+	struct nvme_command c = {};
+	u32 dw0;
+	int ret;
+
+	if (!len || len % 4 || len > UINT_MAX || offset % 4)
+		return -EINVAL;
+	c.common.opcode = nvme_admin_migration_recv;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_RECV_GET_STATE, csvi));
+	c.common.cdw11 = cpu_to_le32((u32)csuuidi << 16 | lm->cntlid);
+	c.common.cdw12 = cpu_to_le32(lower_32_bits(offset));
+	c.common.cdw13 = cpu_to_le32(upper_32_bits(offset));
+	c.common.cdw15 = cpu_to_le32(len / 4 - 1);
+	ret = nvme_lm_submit(lm, &c, buf, len, &dw0);
+	if (!ret && suspended)
+		*suspended = dw0 & NVME_LM_RECV_CSUP;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_get_state);
+
+/**
+ * nvme_lm_set_state() - write a piece of controller state to the suspended controller
+ * @lm: the handle
+ * @seqind: NVME_LM_SEQIND_FIRST, _MIDDLE, _LAST or _ENTIRE
+ * @csvi: controller state version index (CNS 20h, 1-based)
+ * @csuuidi: vendor specific format index (CNS 20h, 1-based; 0: none)
+ * @offset: byte offset of this piece, dword aligned
+ * @buf: the piece
+ * @len: its length, a non-zero multiple of 4
+ *
+ * The controller validates the whole state when the last piece arrives and
+ * applies it only if it is valid.
+ *
+ * Return: 0, -EINVAL if the state is invalid, -ESTALE if the controller is
+ * not suspended, -EPROTO for a piece out of sequence, or another negative
+ * errno.
+ */
+int nvme_lm_set_state(struct nvme_lm_vf *lm, u8 seqind, u8 csvi, u8 csuuidi,
+		      u64 offset, const void *buf, size_t len)
+{
+	struct nvme_command c = {};
+
+	if (!len || len % 4 || len > UINT_MAX || offset % 4 || seqind > 3)
+		return -EINVAL;
+	c.common.opcode = nvme_admin_migration_send;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_SEND_SET_STATE, seqind));
+	c.common.cdw11 = cpu_to_le32((u32)csuuidi << 24 | (u32)csvi << 16 | lm->cntlid);
+	c.common.cdw12 = cpu_to_le32(lower_32_bits(offset));
+	c.common.cdw13 = cpu_to_le32(upper_32_bits(offset));
+	c.common.cdw15 = cpu_to_le32(len / 4);
+	return nvme_lm_submit(lm, &c, (void *)buf, len, NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_set_state);
+
+/**
+ * nvme_lm_mem_track_caps() - what host memory change tracking the PF offers
+ * @lm: the handle
+ * @caps: filled from Identify Controller
+ *
+ * Return: 0, -EOPNOTSUPP if the controller does not track host memory
+ * changes, or another negative errno.
+ */
+int nvme_lm_mem_track_caps(struct nvme_lm_vf *lm, struct nvme_lm_mem_track_caps *caps)
+{
+	struct nvme_command c = {};
+	u8 *id;
+	int ret;
+
+	id = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
+	if (!id)
+		return -ENOMEM;
+	c.identify.opcode = nvme_admin_identify;
+	c.identify.cns = NVME_ID_CNS_CTRL;
+	ret = nvme_lm_submit(lm, &c, id, NVME_IDENTIFY_DATA_SIZE, NULL);
+	if (!ret && !(id[NVME_ID_CTRL_TRATTR_OFFSET] & NVME_TRATTR_THMCS))
+		ret = -EOPNOTSUPP;
+	if (!ret) {
+		caps->min_gran_bits = id[NVME_ID_CTRL_MINMRTG_OFFSET];
+		caps->max_gran_bits = id[NVME_ID_CTRL_MAXMRTG_OFFSET];
+		caps->max_ranges = get_unaligned_le16(id + NVME_ID_CTRL_CMMRTD_OFFSET);
+		if (caps->min_gran_bits < PAGE_SHIFT ||
+		    caps->min_gran_bits > caps->max_gran_bits || !caps->max_ranges)
+			ret = -EOPNOTSUPP;
+	}
+	kfree(id);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_mem_track_caps);
+
+/**
+ * nvme_lm_track_memory() - start or stop tracking host memory the VF writes
+ * @lm: the handle
+ * @start: start (true) or stop (false)
+ * @gran_bits: granularity, log2 of bytes, within nvme_lm_mem_track_caps()
+ * @ranges: the ranges to track, granularity aligned; NULL: all memory
+ * @nr: number of @ranges, at most nvme_lm_mem_track_caps() max_ranges
+ *
+ * Return: 0, -EPROTO if tracking was already in the requested state,
+ * -EINVAL for bad arguments, or another negative errno.
+ */
+int nvme_lm_track_memory(struct nvme_lm_vf *lm, bool start, u8 gran_bits,
+			 const struct nvme_lm_mem_range *ranges, u16 nr)
+{
+	u8 lact = start ? NVME_LM_LACT_START : NVME_LM_LACT_STOP;
+	struct nvme_command c = {};
+	void *buf = NULL;
+	int ret;
+
+	if (nr) {
+		buf = kmemdup(ranges, nr * sizeof(*ranges), GFP_KERNEL);
+		if (!buf)
+			return -ENOMEM;
+	}
+	c.common.opcode = nvme_admin_track_send;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_TRACK_MEMORY, lact));
+	c.common.cdw11 = cpu_to_le32(lm->cntlid);
+	c.common.cdw12 = cpu_to_le32(gran_bits);
+	c.common.cdw13 = cpu_to_le32(nr);
+	ret = nvme_lm_submit(lm, &c, buf, nr * sizeof(*ranges), NULL);
+	kfree(buf);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_track_memory);
+
+/**
+ * nvme_lm_track_recv() - read (and clear) which granules the VF wrote
+ * @lm: the handle
+ * @start: address of the granule of bit 0, granularity aligned
+ * @clear: clear what is reported
+ * @bitmap: where the bitmap goes, little endian, bit i of byte i / 8
+ * @len: its length in bytes, a non-zero multiple of 4
+ * @count: set to the number of bits set, may be NULL
+ *
+ * Return: 0, -EPROTO if tracking is off, or another negative errno.
+ */
+int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
+		       void *bitmap, size_t len, u32 *count)
+{
+	struct nvme_command c = {};
+	u32 dw0;
+	int ret;
+
+	if (!len || len % 4 || len > UINT_MAX)
+		return -EINVAL;
+	c.common.opcode = nvme_admin_track_recv;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(0, 0));
+	c.common.cdw11 = cpu_to_le32(lm->cntlid);
+	c.common.cdw12 = cpu_to_le32(lower_32_bits(start));
+	c.common.cdw13 = cpu_to_le32(upper_32_bits(start));
+	c.common.cdw14 = cpu_to_le32(clear ? NVME_LM_TRACK_RECV_CLEAR : 0);
+	c.common.cdw15 = cpu_to_le32(len / 4 - 1);
+	ret = nvme_lm_submit(lm, &c, bitmap, len, &dw0);
+	if (!ret && count)
+		*count = dw0;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_track_recv);
+
+/**
+ * struct nvme_lm_udmq - a User Data Migration Queue for one VF
+ * @lm: the VF
+ * @ring: the queue, in memory the PF's controller writes
+ * @dma: its bus address for the PF
+ * @nr: number of entries
+ * @head: next entry to read
+ * @phase: phase tag of entries not read yet
+ * @cdqid: Controller Data Queue ID
+ */
+struct nvme_lm_udmq {
+	struct nvme_lm_vf *lm;
+	struct nvme_lm_udmq_entry *ring;
+	dma_addr_t dma;
+	u32 nr;
+	u32 head;
+	u8 phase;
+	u16 cdqid;
+};
+
+static size_t nvme_lm_udmq_size(struct nvme_lm_udmq *q)
+{
+	return q->nr * sizeof(*q->ring);
+}
+
+/**
+ * nvme_lm_udmq_create() - create a User Data Migration Queue for the VF
+ * @lm: the handle
+ * @nr_entries: queue size, NVME_LM_UDMQ_MIN_ENTRIES to NVME_LM_UDMQ_MAX_ENTRIES
+ *
+ * Allocates the queue in the PF's DMA memory and creates it as a Controller
+ * Data Queue of the primary controller for the VF's secondary controller.
+ * Logging is off until nvme_lm_udmq_log().  The caller serializes all calls
+ * for one queue.
+ *
+ * Return: the queue, ERR_PTR(-EINVAL) for a bad size, ERR_PTR(-EOPNOTSUPP)
+ * if the controller does not log user data changes, ERR_PTR(-ENOSPC) if it
+ * has no queue left for the VF, or another ERR_PTR().
+ */
+struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
+{
+	struct nvme_command c = {};
+	struct nvme_lm_udmq *q;
+	u32 dw0;
+	u8 *id;
+	int ret;
+
+	if (nr_entries < NVME_LM_UDMQ_MIN_ENTRIES ||
+	    nr_entries > NVME_LM_UDMQ_MAX_ENTRIES)
+		return ERR_PTR(-EINVAL);
+
+	id = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
+	if (!id)
+		return ERR_PTR(-ENOMEM);
+	c.identify.opcode = nvme_admin_identify;
+	c.identify.cns = NVME_ID_CNS_CTRL;
+	ret = nvme_lm_submit(lm, &c, id, NVME_IDENTIFY_DATA_SIZE, NULL);
+	if (!ret && !(id[NVME_ID_CTRL_TRATTR_OFFSET] & NVME_TRATTR_TUDCS))
+		ret = -EOPNOTSUPP;
+	kfree(id);
+	if (ret)
+		return ERR_PTR(ret);
+
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (!q)
+		return ERR_PTR(-ENOMEM);
+	q->lm = lm;
+	q->nr = nr_entries;
+	q->phase = NVME_LM_UDMQ_PHASE;
+	/* zeroed: every phase tag starts at 0, the controller's first pass writes 1 */
+	q->ring = dma_alloc_coherent(lm->ctrl->dev, nvme_lm_udmq_size(q), &q->dma,
+				     GFP_KERNEL);
+	if (!q->ring) {
+		kfree(q);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	memset(&c, 0, sizeof(c));
+	c.common.opcode = nvme_admin_cdq;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_CREATE,
+						   NVME_LM_CDQ_QT_UDMQ));
+	c.common.cdw11 = cpu_to_le32((u32)lm->cntlid << 16 | NVME_LM_CDQ_PC);
+	c.common.cdw12 = cpu_to_le32(nvme_lm_udmq_size(q) / 4);
+	c.common.dptr.prp1 = cpu_to_le64(q->dma);
+	ret = nvme_lm_submit(lm, &c, NULL, 0, &dw0);
+	if (ret) {
+		dma_free_coherent(lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring,
+				  q->dma);
+		kfree(q);
+		return ERR_PTR(ret);
+	}
+	q->cdqid = dw0 & 0xffff;
+	return q;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_udmq_create);
+
+/**
+ * nvme_lm_udmq_log() - start or stop logging the VF's user data changes
+ * @q: the queue to log into
+ * @start: start (true) or stop (false)
+ *
+ * The controller posts a "first" entry when logging starts and a "logging
+ * stopped" entry when it stops.
+ *
+ * Return: 0, -EBUSY if the VF's controller is suspended, -EPROTO if logging
+ * was already in the requested state, or another negative errno.
+ */
+int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start)
+{
+	u8 lact = start ? NVME_LM_LACT_START : NVME_LM_LACT_STOP;
+	struct nvme_command c = {};
+
+	c.common.opcode = nvme_admin_track_send;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_TRACK_USER_DATA, lact));
+	c.common.cdw11 = cpu_to_le32(q->cdqid);
+	return nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_udmq_log);
+
+/*
+ * Nothing posted: make sure the queue still exists (a controller reset of
+ * the PF deletes it silently) with Get Features, Controller Data Queue.
+ */
+static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
+{
+	struct nvme_command c = {};
+	__le32 *fid_data;
+	int ret;
+
+	fid_data = kzalloc(2 * sizeof(*fid_data), GFP_KERNEL);
+	if (!fid_data)
+		return -ENOMEM;
+	c.features.opcode = nvme_admin_get_features;
+	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
+	c.features.dword11 = cpu_to_le32(q->cdqid);
+	ret = nvme_lm_submit(q->lm, &c, fid_data, 2 * sizeof(*fid_data), NULL);
+	if (!ret && le32_to_cpu(fid_data[0]) != q->head)
+		ret = -EIO;	/* not the queue this handle knows */
+	kfree(fid_data);
+	return ret;
+}
+
+/**
+ * nvme_lm_udmq_read() - take the entries the controller posted
+ * @q: the queue
+ * @entries: where to copy them
+ * @max: room in @entries
+ * @nread: set to the number of entries copied, 0 if none was posted
+ *
+ * Copies up to @max posted entries in order, then hands their slots back to
+ * the controller (Set Features, Controller Data Queue head pointer).  The
+ * entries copied are consumed even if that fails.  With nothing posted, it
+ * checks that the controller still has the queue.
+ *
+ * Return: 0, or a negative errno if the head pointer could not be updated
+ * or the queue is gone (-ENOENT, e.g. after a controller reset of the PF):
+ * the queue is then no longer usable and changes may have been missed.
+ */
+int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
+		      unsigned int max, unsigned int *nread)
+{
+	struct nvme_command c = {};
+	unsigned int n = 0;
+
+	while (n < max) {
+		struct nvme_lm_udmq_entry *e = &q->ring[q->head];
+
+		if ((READ_ONCE(e->attr) & NVME_LM_UDMQ_PHASE) != q->phase)
+			break;
+		/* read the entry only after its phase tag says it is complete */
+		dma_rmb();
+		entries[n++] = *e;
+		if (++q->head == q->nr) {
+			q->head = 0;
+			q->phase ^= NVME_LM_UDMQ_PHASE;
+		}
+	}
+	*nread = n;
+	if (!n)
+		return nvme_lm_udmq_check(q);
+	c.features.opcode = nvme_admin_set_features;
+	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
+	c.features.dword11 = cpu_to_le32(q->cdqid);
+	c.common.cdw12 = cpu_to_le32(q->head);
+	return nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_udmq_read);
+
+/**
+ * nvme_lm_udmq_delete() - delete the queue (which stops logging) and free it
+ * @q: the queue from nvme_lm_udmq_create()
+ *
+ * Entries not read are lost.  Failures are reported in the kernel log; the
+ * memory is freed only once the controller no longer writes it (the queue
+ * is deleted, or the controller says it does not exist, e.g. after a
+ * controller reset of the PF).
+ */
+void nvme_lm_udmq_delete(struct nvme_lm_udmq *q)
+{
+	struct nvme_command c = {};
+	int ret;
+
+	/*
+	 * No Track Send stop first: deleting the queue ends logging into it,
+	 * and a suspended controller refuses Track Send.
+	 */
+	c.common.opcode = nvme_admin_cdq;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
+	c.common.cdw11 = cpu_to_le32(q->cdqid);
+	ret = nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+	if (ret && ret != -ENOENT) {
+		/* the controller may still own the memory: leak it, never reuse it */
+		dev_warn(&q->lm->vf->dev, "leaking the migration queue of cntlid %u\n",
+			 q->lm->cntlid);
+		kfree(q);
+		return;
+	}
+	dma_free_coherent(q->lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
+	kfree(q);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_udmq_delete);

@@ -62,7 +62,8 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 	if (nvmevf_dev->dirty_gran) {
 		ret = -EBUSY;	/* one START until STOP */
 	} else {
-		ret = nvmevf_cmd_track_memory(nvmevf_dev, true, gran, r, i);
+		ret = nvmevf_lm(nvmevf_dev, "track start", 0, i * sizeof(*r),
+				nvme_lm_track_memory(nvmevf_dev->lm, true, gran, r, i));
 		if (!ret) {
 			nvmevf_dev->dirty_gran = gran;
 			*page_size = 1ULL << gran;
@@ -78,7 +79,8 @@ void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 {
 	if (!nvmevf_dev->dirty_gran)
 		return;
-	nvmevf_cmd_track_memory(nvmevf_dev, false, 0, NULL, 0);
+	nvmevf_lm(nvmevf_dev, "track stop", 0, 0,
+		  nvme_lm_track_memory(nvmevf_dev->lm, false, 0, NULL, 0));
 	nvmevf_dev->dirty_gran = 0;
 	xa_destroy(&nvmevf_dev->dirty_spill);
 }
@@ -164,7 +166,9 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 		size_t len = round_up(DIV_ROUND_UP(nbits, 8), 4);
 		unsigned long bit;
 
-		ret = nvmevf_cmd_track_recv(nvmevf_dev, addr, bm, len, &count);
+		ret = nvmevf_lm(nvmevf_dev, "memory changes", addr, len,
+				nvme_lm_track_recv(nvmevf_dev->lm, addr, true, bm,
+						   len, &count));
 		if (ret)
 			break;
 		if (!count)

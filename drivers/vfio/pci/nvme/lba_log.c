@@ -17,6 +17,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -170,13 +171,24 @@ static const struct file_operations nvmevf_lba_log_fops = {
 	.release = nvmevf_lba_log_release,
 };
 
+/* delete the PF's queue and free it; state_mutex held */
+static void nvmevf_lba_log_delete_queue(struct nvmevf_pci_core_device *nvmevf_dev,
+					struct nvme_lm_udmq *q)
+{
+	u64 start = ktime_get_ns();
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	nvme_lm_udmq_delete(q);
+	nvmevf_trace_lm(nvmevf_dev, "delete lba queue", 0, 0, start, 0);
+}
+
 /* delete the queue: the file reads as empty from now on */
 static void nvmevf_lba_log_disable(struct nvmevf_pci_core_device *nvmevf_dev,
 				   struct nvmevf_lba_log *log)
 {
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	mutex_lock(&log->lock);
-	nvmevf_cmd_udmq_delete(nvmevf_dev, log->q);
+	nvmevf_lba_log_delete_queue(nvmevf_dev, log->q);
 	log->q = NULL;
 	log->nrec = 0;
 	log->pos = 0;
@@ -207,6 +219,7 @@ nvmevf_lba_log_start(struct nvmevf_pci_core_device *nvmevf_dev, u32 entries)
 {
 	struct nvmevf_lba_log *log;
 	struct nvme_lm_udmq *q;
+	u64 start;
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
@@ -216,21 +229,23 @@ nvmevf_lba_log_start(struct nvmevf_pci_core_device *nvmevf_dev, u32 entries)
 	mutex_init(&log->lock);
 	log->nvmevf_dev = nvmevf_dev;
 
-	q = nvmevf_cmd_udmq_create(nvmevf_dev, entries);
-	if (IS_ERR(q)) {
-		ret = PTR_ERR(q);
+	start = ktime_get_ns();
+	q = nvme_lm_udmq_create(nvmevf_dev->lm, entries);
+	ret = PTR_ERR_OR_ZERO(q);
+	nvmevf_trace_lm(nvmevf_dev, "create lba queue", 0, entries, start, ret);
+	if (ret)
 		goto err_free;
-	}
-	ret = nvmevf_cmd_udmq_log(nvmevf_dev, q, true);
+	ret = nvmevf_lm(nvmevf_dev, "start lba log", 0, 0,
+			nvme_lm_udmq_log(q, true));
 	if (ret) {
-		nvmevf_cmd_udmq_delete(nvmevf_dev, q);
+		nvmevf_lba_log_delete_queue(nvmevf_dev, q);
 		goto err_free;
 	}
 	log->filp = anon_inode_getfile("nvmevf_lba_log", &nvmevf_lba_log_fops, log,
 				       O_RDONLY);
 	if (IS_ERR(log->filp)) {
 		ret = PTR_ERR(log->filp);
-		nvmevf_cmd_udmq_delete(nvmevf_dev, q);
+		nvmevf_lba_log_delete_queue(nvmevf_dev, q);
 		goto err_free;
 	}
 	stream_open(log->filp->f_inode, log->filp);

@@ -16,11 +16,6 @@
 
 #include "nvmevf.h"
 
-static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
-{
-	return &nvmevf_dev->core_device.pdev->dev;
-}
-
 static int nvmevf_migf_reserve(struct nvmevf_migration_file *migf, size_t more)
 {
 	size_t want;
@@ -381,12 +376,12 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 	u8 *state;
 	int ret;
 
-	ret = nvmevf_cmd_state_size(nvmevf_dev, &len);
+	ret = nvmevf_state_size(nvmevf_dev, &len);
 	if (ret)
 		return ret;
 	mutex_lock(&migf->lock);
 	state = nvmevf_migf_add_rec(migf, NVMEVF_TAG_STATE, len);
-	ret = state ? nvmevf_cmd_save_state(nvmevf_dev, state, len) : -ENOMEM;
+	ret = state ? nvmevf_state_save(nvmevf_dev, state, len) : -ENOMEM;
 	if (!ret && !nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0))
 		ret = -ENOMEM;
 	if (!ret)
@@ -407,10 +402,10 @@ static int nvmevf_load_state(struct nvmevf_migration_file *migf)
 			"incomplete migration stream (%zu bytes)\n", migf->len);
 		ret = -EINVAL;
 	} else {
-		ret = nvmevf_cmd_load_state(nvmevf_dev,
-					    (void *)(migf->buf + sizeof(struct nvmevf_mig_rec)),
-					    migf->buf + migf->state_off,
-					    migf->state_len);
+		ret = nvmevf_state_load(nvmevf_dev,
+					(void *)(migf->buf + sizeof(struct nvmevf_mig_rec)),
+					migf->buf + migf->state_off,
+					migf->state_len);
 	}
 	mutex_unlock(&migf->lock);
 	return ret;
@@ -439,13 +434,15 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 
 	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_RUNNING_P2P) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
-		ret = nvmevf_cmd_suspend(nvmevf_dev);
+		ret = nvmevf_lm(nvmevf_dev, "suspend", 0, 0,
+				nvme_lm_suspend(nvmevf_dev->lm));
 		return ret ? ERR_PTR(ret) : NULL;
 	}
 
 	if ((cur == VFIO_DEVICE_STATE_RUNNING_P2P && new == VFIO_DEVICE_STATE_RUNNING) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P && new == VFIO_DEVICE_STATE_PRE_COPY)) {
-		ret = nvmevf_cmd_resume(nvmevf_dev);
+		ret = nvmevf_lm(nvmevf_dev, "resume", 0, 0,
+				nvme_lm_resume(nvmevf_dev->lm));
 		return ret ? ERR_PTR(ret) : NULL;
 	}
 
@@ -590,7 +587,7 @@ static int nvmevf_pci_get_data_size(struct vfio_device *vdev,
 	case VFIO_DEVICE_STATE_STOP_COPY:
 	case VFIO_DEVICE_STATE_RUNNING_P2P:
 	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
-		ret = nvmevf_cmd_state_size(nvmevf_dev, &len);
+		ret = nvmevf_state_size(nvmevf_dev, &len);
 		break;
 	default:
 		len = sizeof(struct nvme_lm_ctrl_state_hdr) + 8 +
@@ -649,7 +646,7 @@ int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
 	int ret;
 
-	ret = nvmevf_cmd_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat);
 	if (ret)
 		return ret;
 	mutex_init(&nvmevf_dev->state_mutex);

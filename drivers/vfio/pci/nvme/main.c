@@ -7,7 +7,8 @@
  * Everything a guest sees is handled by vfio-pci-core.  When the PF's
  * controller supports host managed live migration (NVMe TP4159), the VF
  * can be migrated through the VFIO migration uAPI (lm.c); the commands go
- * to the PF through the typed helpers nvme-pci exports (cmd.c).
+ * to the PF through the typed helpers nvme-pci exports (pci-lm.c), the
+ * controller state in pieces (state.c).
  */
 
 #include <linux/module.h>

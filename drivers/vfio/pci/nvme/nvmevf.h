@@ -6,6 +6,8 @@
 #ifndef NVMEVF_H
 #define NVMEVF_H
 
+#include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/nvme-lm.h>
 #include <linux/spinlock.h>
@@ -100,6 +102,11 @@ nvmevf_from_vdev(struct vfio_device *vdev)
 			    core_device.vdev);
 }
 
+static inline struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	return &nvmevf_dev->core_device.pdev->dev;
+}
+
 /* lm.c: the migration state machine and data files */
 extern const struct vfio_migration_ops nvmevf_mig_ops;
 int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev);
@@ -107,30 +114,41 @@ void nvmevf_mig_reset(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_state_mutex_unlock(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev);
 
-/* cmd.c: commands to the PF for this VF, state_mutex held */
-int nvmevf_cmd_suspend(struct nvmevf_pci_core_device *nvmevf_dev);
-int nvmevf_cmd_resume(struct nvmevf_pci_core_device *nvmevf_dev);
-int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
-int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
-			  size_t len);
-int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
-			  const struct nvmevf_mig_hdr *src, const u8 *buf,
-			  size_t len);
-int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
-			    struct nvmevf_mig_hdr *hdr);
+/* state.c: the controller state on the PF, state_mutex held */
+int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
+int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
+		      size_t len);
+int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
+		      const struct nvmevf_mig_hdr *src, const u8 *buf,
+		      size_t len);
+int nvmevf_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
+			struct nvmevf_mig_hdr *hdr);
 
-int nvmevf_cmd_track_memory(struct nvmevf_pci_core_device *nvmevf_dev, bool start,
-			    u8 gran_bits, const struct nvme_lm_mem_range *ranges,
-			    u16 nr);
-int nvmevf_cmd_track_recv(struct nvmevf_pci_core_device *nvmevf_dev, u64 start,
-			  void *bitmap, size_t len, u32 *count);
+/* trace.c */
+void nvmevf_trace_lm(struct nvmevf_pci_core_device *nvmevf_dev, const char *op,
+		     u64 offset, u64 bytes, u64 start_ns, int ret);
 
-struct nvme_lm_udmq *nvmevf_cmd_udmq_create(struct nvmevf_pci_core_device *nvmevf_dev,
-					    u32 entries);
-int nvmevf_cmd_udmq_log(struct nvmevf_pci_core_device *nvmevf_dev,
-			struct nvme_lm_udmq *q, bool start_log);
-void nvmevf_cmd_udmq_delete(struct nvmevf_pci_core_device *nvmevf_dev,
-			    struct nvme_lm_udmq *q);
+/*
+ * nvmevf_lm() - send a live migration command to the PF and trace it
+ * @nvmevf_dev: the VF it is for; its state_mutex is held
+ * @op: what it is, for the trace
+ * @offset: offset in the transfer, or 0
+ * @bytes: bytes moved, or 0
+ * @call: the nvme_lm_*() helper call, which returns 0 or a negative errno
+ *
+ * Return: what @call returned.
+ */
+#define nvmevf_lm(nvmevf_dev, op, offset, bytes, call)			\
+({									\
+	struct nvmevf_pci_core_device *__dev = (nvmevf_dev);		\
+	u64 __start = ktime_get_ns();					\
+	int __ret;							\
+									\
+	lockdep_assert_held(&__dev->state_mutex);			\
+	__ret = (call);							\
+	nvmevf_trace_lm(__dev, op, offset, bytes, __start, __ret);	\
+	__ret;								\
+})
 
 /* lba_log.c: VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
 int nvmevf_lba_log_feature(struct nvmevf_pci_core_device *nvmevf_dev, u32 flags,

@@ -1,59 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * nvme-vfio-pci: the live migration commands for one VF, through the typed
- * helpers of the PF's nvme-pci driver.  Every helper runs under the device's
- * state_mutex.
+ * nvme-vfio-pci: the VF's controller state on the PF.  Its size from the
+ * state header, saving and loading it in pieces with Get and Set
+ * Controller State, and the state formats (Identify CNS 20h) the stream
+ * header names.  Every function runs under the device's state_mutex, except
+ * nvmevf_query_compat() at probe.
  */
 #include <linux/ktime.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
-#include <linux/vmalloc.h>
 
 #include "nvmevf.h"
-
-#define CREATE_TRACE_POINTS
-#include "trace.h"
 
 /* largest piece of controller state moved by one command */
 #define NVMEVF_STATE_CHUNK	(64 * 1024)
 
-/* trace one operation that started at @start (ktime_get_ns()) */
-static int nvmevf_traced(struct nvmevf_pci_core_device *nvmevf_dev,
-			 const char *op, u64 offset, u64 bytes, u64 start,
-			 int ret)
-{
-	trace_nvmevf_lm_cmd(nvmevf_dev->core_device.pdev,
-			    nvme_lm_vf_cntlid(nvmevf_dev->lm), op, offset, bytes,
-			    ret, ktime_get_ns() - start);
-	return ret;
-}
-
-static struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf_dev)
-{
-	return &nvmevf_dev->core_device.pdev->dev;
-}
-
-int nvmevf_cmd_suspend(struct nvmevf_pci_core_device *nvmevf_dev)
-{
-	u64 start = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvmevf_traced(nvmevf_dev, "suspend", 0, 0, start,
-			     nvme_lm_suspend(nvmevf_dev->lm));
-}
-
-int nvmevf_cmd_resume(struct nvmevf_pci_core_device *nvmevf_dev)
-{
-	u64 start = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvmevf_traced(nvmevf_dev, "resume", 0, 0, start,
-			     nvme_lm_resume(nvmevf_dev->lm));
-}
-
 /* the size of the suspended controller's state, from its header */
-int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
+int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
 	struct nvme_lm_ctrl_state_hdr hdr;
 	u64 css, vss, start = ktime_get_ns();
@@ -62,7 +26,7 @@ int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 				nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr), NULL);
-	nvmevf_traced(nvmevf_dev, "get state header", 0, sizeof(hdr), start, ret);
+	nvmevf_trace_lm(nvmevf_dev, "get state header", 0, sizeof(hdr), start, ret);
 	if (ret)
 		return ret;
 	css = le64_to_cpu(hdr.nvmecss[0]);
@@ -78,8 +42,8 @@ int nvmevf_cmd_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len
 	return 0;
 }
 
-int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
-			  size_t len)
+int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
+		      size_t len)
 {
 	size_t off, n;
 	bool suspended = false;
@@ -93,7 +57,7 @@ int nvmevf_cmd_save_state(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 					nvmevf_dev->csuuidi, off, buf + off, n,
 					&suspended);
-		nvmevf_traced(nvmevf_dev, "get state", off, n, start, ret);
+		nvmevf_trace_lm(nvmevf_dev, "get state", off, n, start, ret);
 		if (ret)
 			return ret;
 		if (!suspended)
@@ -127,9 +91,9 @@ static u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
  * Apply @len bytes of state saved by a source described by @src: find the
  * same formats in this PF's list, then Set Controller State in pieces.
  */
-int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
-			  const struct nvmevf_mig_hdr *src, const u8 *buf,
-			  size_t len)
+int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
+		      const struct nvmevf_mig_hdr *src, const u8 *buf,
+		      size_t len)
 {
 	struct nvme_lm_ctrl_state_fmts *fmts;
 	u8 csvi, csuuidi = 0, seqind;
@@ -168,7 +132,7 @@ int nvmevf_cmd_load_state(struct nvmevf_pci_core_device *nvmevf_dev,
 			seqind = NVME_LM_SEQIND_MIDDLE;
 		ret = nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi, csuuidi,
 					off, buf + off, n);
-		nvmevf_traced(nvmevf_dev, "set state", off, n, start, ret);
+		nvmevf_trace_lm(nvmevf_dev, "set state", off, n, start, ret);
 		if (ret)
 			break;
 	}
@@ -177,34 +141,9 @@ out:
 	return ret;
 }
 
-int nvmevf_cmd_track_memory(struct nvmevf_pci_core_device *nvmevf_dev, bool start,
-			    u8 gran_bits, const struct nvme_lm_mem_range *ranges,
-			    u16 nr)
-{
-	u64 t0 = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvmevf_traced(nvmevf_dev, start ? "track start" : "track stop",
-			     0, nr * sizeof(*ranges), t0,
-			     nvme_lm_track_memory(nvmevf_dev->lm, start, gran_bits,
-						  ranges, nr));
-}
-
-/* read and clear a window of the PF's dirty bitmap */
-int nvmevf_cmd_track_recv(struct nvmevf_pci_core_device *nvmevf_dev, u64 start,
-			  void *bitmap, size_t len, u32 *count)
-{
-	u64 t0 = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvmevf_traced(nvmevf_dev, "memory changes", start, len, t0,
-			     nvme_lm_track_recv(nvmevf_dev->lm, start, true,
-						bitmap, len, count));
-}
-
 /* describe this VF for the stream header, and pick the formats to save with */
-int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
-			    struct nvmevf_mig_hdr *hdr)
+int nvmevf_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
+			struct nvmevf_mig_hdr *hdr)
 {
 	struct pci_dev *pf = pci_physfn(nvmevf_dev->core_device.pdev);
 	struct nvme_lm_ctrl_state_fmts *fmts;
@@ -242,38 +181,4 @@ int nvmevf_cmd_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
 out:
 	kfree(fmts);
 	return ret;
-}
-
-/* the User Data Migration Queue behind VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
-struct nvme_lm_udmq *nvmevf_cmd_udmq_create(struct nvmevf_pci_core_device *nvmevf_dev,
-					    u32 entries)
-{
-	u64 start = ktime_get_ns();
-	struct nvme_lm_udmq *q;
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	q = nvme_lm_udmq_create(nvmevf_dev->lm, entries);
-	nvmevf_traced(nvmevf_dev, "create lba queue", 0, entries, start,
-		      PTR_ERR_OR_ZERO(q));
-	return q;
-}
-
-int nvmevf_cmd_udmq_log(struct nvmevf_pci_core_device *nvmevf_dev,
-			struct nvme_lm_udmq *q, bool start_log)
-{
-	u64 start = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	return nvmevf_traced(nvmevf_dev, start_log ? "start lba log" : "stop lba log",
-			     0, 0, start, nvme_lm_udmq_log(q, start_log));
-}
-
-void nvmevf_cmd_udmq_delete(struct nvmevf_pci_core_device *nvmevf_dev,
-			    struct nvme_lm_udmq *q)
-{
-	u64 start = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	nvme_lm_udmq_delete(q);
-	nvmevf_traced(nvmevf_dev, "delete lba queue", 0, 0, start, 0);
 }

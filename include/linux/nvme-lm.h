@@ -51,7 +51,7 @@ struct nvme_lm_udmq;
 #define NVME_LM_UDMQ_MAX_ENTRIES	65536
 
 struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries);
-void nvme_lm_udmq_delete(struct nvme_lm_udmq *q);
+int nvme_lm_udmq_delete(struct nvme_lm_udmq *q);
 int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start);
 int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
 		      unsigned int max, unsigned int *nread);

@@ -26,6 +26,7 @@ struct nvme_lm_vf {
 	struct pci_dev *vf;
 	struct nvme_ctrl *ctrl;		/* the PF's primary controller */
 	u16 cntlid;			/* the VF's secondary controller ID */
+	struct list_head orphans;	/* queues whose delete failed */
 };
 
 static const char *nvme_lm_op_name(u8 opcode, u8 sel)
@@ -92,12 +93,17 @@ static int nvme_lm_submit(struct nvme_lm_vf *lm, struct nvme_command *c,
 					NVME_QID_ANY, 0);
 	if (dw0)
 		*dw0 = le32_to_cpu(res.u32);
-	if (status)
-		dev_err(&lm->vf->dev, "live migration %s for cntlid %u failed: %s %#x\n",
-			nvme_lm_op_name(c->common.opcode,
-					le32_to_cpu(c->common.cdw10) & 0xff),
-			lm->cntlid, status < 0 ? "errno" : "NVMe status",
-			status < 0 ? -status : status);
+	/*
+	 * "Not suspended" is how the PF answers a Resume after a reset that
+	 * already resumed the controller; the caller tells what it means.
+	 */
+	if (status && (status & NVME_SCT_SC_MASK) != NVME_SC_LM_CTRL_NOT_SUSPENDED)
+		dev_err_ratelimited(&lm->vf->dev,
+				    "live migration %s for cntlid %u failed: %s %#x\n",
+				    nvme_lm_op_name(c->common.opcode,
+						    le32_to_cpu(c->common.cdw10) & 0xff),
+				    lm->cntlid, status < 0 ? "errno" : "NVMe status",
+				    status < 0 ? -status : status);
 	return nvme_lm_errno(status);
 }
 
@@ -156,6 +162,7 @@ struct nvme_lm_vf *nvme_lm_vf_get(struct pci_dev *vf)
 		return ERR_PTR(-ENOMEM);
 	lm->vf = vf;
 	lm->ctrl = ctrl;
+	INIT_LIST_HEAD(&lm->orphans);
 	ret = nvme_lm_sec_ctrl(lm, &sc);
 	if (ret) {
 		kfree(lm);
@@ -170,12 +177,18 @@ struct nvme_lm_vf *nvme_lm_vf_get(struct pci_dev *vf)
 }
 EXPORT_SYMBOL_GPL(nvme_lm_vf_get);
 
+static void nvme_lm_udmq_put_orphans(struct nvme_lm_vf *lm);
+
 /**
  * nvme_lm_vf_put() - release a handle from nvme_lm_vf_get()
  * @lm: the handle
+ *
+ * Queues whose delete failed are deleted again; the memory of one the
+ * controller still refuses to delete is leaked rather than reused.
  */
 void nvme_lm_vf_put(struct nvme_lm_vf *lm)
 {
+	nvme_lm_udmq_put_orphans(lm);
 	kfree(lm);
 }
 EXPORT_SYMBOL_GPL(nvme_lm_vf_put);
@@ -450,6 +463,7 @@ EXPORT_SYMBOL_GPL(nvme_lm_track_recv);
  * @head: next entry to read
  * @phase: phase tag of entries not read yet
  * @cdqid: Controller Data Queue ID
+ * @orphan: on the VF's list of queues whose delete failed, to delete again
  */
 struct nvme_lm_udmq {
 	struct nvme_lm_vf *lm;
@@ -459,11 +473,59 @@ struct nvme_lm_udmq {
 	u32 head;
 	u8 phase;
 	u16 cdqid;
+	struct list_head orphan;
 };
 
 static size_t nvme_lm_udmq_size(struct nvme_lm_udmq *q)
 {
 	return q->nr * sizeof(*q->ring);
+}
+
+/* Migration CDQ Delete, then free the memory; the queue stays if it failed */
+static int nvme_lm_udmq_destroy(struct nvme_lm_udmq *q)
+{
+	struct nvme_command c = {};
+	int ret;
+
+	/*
+	 * No Track Send stop first: deleting the queue ends logging into it,
+	 * and a suspended controller refuses Track Send.
+	 */
+	c.common.opcode = nvme_admin_cdq;
+	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
+	c.common.cdw11 = cpu_to_le32(q->cdqid);
+	ret = nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+	/* the controller may still own the memory: never free or reuse it then */
+	if (ret && ret != -ENOENT)
+		return ret;
+	dma_free_coherent(q->lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
+	kfree(q);
+	return 0;
+}
+
+/* delete again the queues whose delete failed; caller serializes as for @lm's queues */
+static void nvme_lm_udmq_reap(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_udmq *q, *tmp;
+
+	list_for_each_entry_safe(q, tmp, &lm->orphans, orphan) {
+		list_del(&q->orphan);
+		if (nvme_lm_udmq_destroy(q))
+			list_add(&q->orphan, &lm->orphans);
+	}
+}
+
+static void nvme_lm_udmq_put_orphans(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_udmq *q, *tmp;
+
+	nvme_lm_udmq_reap(lm);
+	list_for_each_entry_safe(q, tmp, &lm->orphans, orphan) {
+		dev_warn(&lm->vf->dev, "leaking a migration queue of cntlid %u the controller did not delete\n",
+			 lm->cntlid);
+		list_del(&q->orphan);
+		kfree(q);
+	}
 }
 
 /**
@@ -491,6 +553,8 @@ struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 	if (nr_entries < NVME_LM_UDMQ_MIN_ENTRIES ||
 	    nr_entries > NVME_LM_UDMQ_MAX_ENTRIES)
 		return ERR_PTR(-EINVAL);
+	/* a queue whose delete failed may hold the VF's only slot */
+	nvme_lm_udmq_reap(lm);
 
 	id = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
 	if (!id)
@@ -631,34 +695,25 @@ EXPORT_SYMBOL_GPL(nvme_lm_udmq_read);
 
 /**
  * nvme_lm_udmq_delete() - delete the queue (which stops logging) and free it
- * @q: the queue from nvme_lm_udmq_create()
+ * @q: the queue from nvme_lm_udmq_create(); the caller's handle ends here
  *
- * Entries not read are lost.  Failures are reported in the kernel log; the
- * memory is freed only once the controller no longer writes it (the queue
- * is deleted, or the controller says it does not exist, e.g. after a
- * controller reset of the PF).
+ * Entries not read are lost.  The memory is freed only once the controller
+ * no longer writes it: the queue is deleted, or the controller says it
+ * does not exist (e.g. after a controller reset of the PF).  If the delete
+ * fails, the VF's handle keeps the queue and deletes it again before the
+ * next nvme_lm_udmq_create() and in nvme_lm_vf_put(), so a transient
+ * failure does not keep the VF from logging again.
+ *
+ * Return: 0, or the negative errno of the failed delete.
  */
-void nvme_lm_udmq_delete(struct nvme_lm_udmq *q)
+int nvme_lm_udmq_delete(struct nvme_lm_udmq *q)
 {
-	struct nvme_command c = {};
+	struct nvme_lm_vf *lm = q->lm;
 	int ret;
 
-	/*
-	 * No Track Send stop first: deleting the queue ends logging into it,
-	 * and a suspended controller refuses Track Send.
-	 */
-	c.common.opcode = nvme_admin_cdq;
-	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
-	c.common.cdw11 = cpu_to_le32(q->cdqid);
-	ret = nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
-	if (ret && ret != -ENOENT) {
-		/* the controller may still own the memory: leak it, never reuse it */
-		dev_warn(&q->lm->vf->dev, "leaking the migration queue of cntlid %u\n",
-			 q->lm->cntlid);
-		kfree(q);
-		return;
-	}
-	dma_free_coherent(q->lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
-	kfree(q);
+	ret = nvme_lm_udmq_destroy(q);
+	if (ret)
+		list_add(&q->orphan, &lm->orphans);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_udmq_delete);

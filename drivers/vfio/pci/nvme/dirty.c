@@ -28,6 +28,8 @@
 /* bytes of bitmap read from the PF per Track Receive */
 #define NVMEVF_DIRTY_WINDOW	4096
 
+static int nvmevf_dirty_track_stop(struct nvmevf_pci_core_device *nvmevf_dev);
+
 static int nvmevf_log_start(struct vfio_device *vdev,
 			    struct rb_root_cached *ranges, u32 nnodes,
 			    u64 *page_size)
@@ -61,38 +63,71 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 	mutex_lock(&nvmevf_dev->state_mutex);
 	if (nvmevf_dev->dirty_gran) {
 		ret = -EBUSY;	/* one START until STOP */
-	} else {
-		ret = nvmevf_lm(nvmevf_dev, "track start", 0, i * sizeof(*r),
-				nvme_lm_track_memory(nvmevf_dev->lm, true, gran, r, i));
-		if (!ret) {
-			nvmevf_dev->dirty_gran = gran;
-			*page_size = 1ULL << gran;
-		}
+		goto out;
 	}
+	/* a stop the PF failed earlier: the PF may still be tracking */
+	if (nvmevf_dev->dirty_stop_failed) {
+		ret = nvmevf_dirty_track_stop(nvmevf_dev);
+		if (ret)
+			goto out;
+	}
+	ret = nvmevf_lm(nvmevf_dev, "track start", 0, i * sizeof(*r),
+			nvme_lm_track_memory(nvmevf_dev->lm, true, gran, r, i));
+	if (!ret) {
+		nvmevf_dev->dirty_gran = gran;
+		*page_size = 1ULL << gran;
+	}
+out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);
 	kfree(r);
 	return ret;
 }
 
-/* stop tracking, if it is on; state_mutex held */
-void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
+/*
+ * Track Send, stop; state_mutex held.  "Not tracking" (-EPROTO) is a stop
+ * that already happened.  A failure is remembered, and the next START
+ * stops again first.
+ */
+static int nvmevf_dirty_track_stop(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	int ret;
+
+	ret = nvmevf_lm(nvmevf_dev, "track stop", 0, 0,
+			nvme_lm_track_memory(nvmevf_dev->lm, false, 0, NULL, 0));
+	if (ret == -EPROTO)
+		ret = 0;
+	nvmevf_dev->dirty_stop_failed = ret;
+	return ret;
+}
+
+/**
+ * nvmevf_dirty_stop_locked() - stop DMA logging, if it is on
+ * @nvmevf_dev: the device, state_mutex held
+ *
+ * Logging is off for the VFIO core either way; the dirty granules not
+ * reported yet are dropped.
+ *
+ * Return: 0, or the error of the PF's Track Send stop.
+ */
+int nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	if (!nvmevf_dev->dirty_gran)
-		return;
-	nvmevf_lm(nvmevf_dev, "track stop", 0, 0,
-		  nvme_lm_track_memory(nvmevf_dev->lm, false, 0, NULL, 0));
+		return 0;
 	nvmevf_dev->dirty_gran = 0;
 	xa_destroy(&nvmevf_dev->dirty_spill);
+	return nvmevf_dirty_track_stop(nvmevf_dev);
 }
 
 static int nvmevf_log_stop(struct vfio_device *vdev)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
+	int ret;
 
 	mutex_lock(&nvmevf_dev->state_mutex);
-	nvmevf_dirty_stop_locked(nvmevf_dev);
+	ret = nvmevf_dirty_stop_locked(nvmevf_dev);
 	nvmevf_state_mutex_unlock(nvmevf_dev);
-	return 0;
+	return ret;
 }
 
 /* granule @a (@gsize bytes) lies wholly inside [@iova, @end) */

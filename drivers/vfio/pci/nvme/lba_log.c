@@ -171,28 +171,30 @@ static const struct file_operations nvmevf_lba_log_fops = {
 	.release = nvmevf_lba_log_release,
 };
 
-/* delete the PF's queue and free it; state_mutex held */
-static void nvmevf_lba_log_delete_queue(struct nvmevf_pci_core_device *nvmevf_dev,
-					struct nvme_lm_udmq *q)
+/*
+ * Delete the PF's queue; state_mutex held.  If the PF fails to, its helper
+ * keeps the queue and deletes it again before the next one is created.
+ */
+static int nvmevf_lba_log_delete_queue(struct nvmevf_pci_core_device *nvmevf_dev,
+				       struct nvme_lm_udmq *q)
 {
-	u64 start = ktime_get_ns();
-
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	nvme_lm_udmq_delete(q);
-	nvmevf_trace_lm(nvmevf_dev, "delete lba queue", 0, 0, start, 0);
+	return nvmevf_lm(nvmevf_dev, "delete lba queue", 0, 0, nvme_lm_udmq_delete(q));
 }
 
 /* delete the queue: the file reads as empty from now on */
-static void nvmevf_lba_log_disable(struct nvmevf_pci_core_device *nvmevf_dev,
-				   struct nvmevf_lba_log *log)
+static int nvmevf_lba_log_disable(struct nvmevf_pci_core_device *nvmevf_dev,
+				  struct nvmevf_lba_log *log)
 {
+	int ret;
+
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	mutex_lock(&log->lock);
-	nvmevf_lba_log_delete_queue(nvmevf_dev, log->q);
+	ret = nvmevf_lba_log_delete_queue(nvmevf_dev, log->q);
 	log->q = NULL;
 	log->nrec = 0;
 	log->pos = 0;
 	mutex_unlock(&log->lock);
+	return ret;
 }
 
 /**
@@ -200,17 +202,22 @@ static void nvmevf_lba_log_disable(struct nvmevf_pci_core_device *nvmevf_dev,
  * @nvmevf_dev: the device, state_mutex held
  *
  * Records not read yet are dropped; the log file then reads as empty.
+ *
+ * Return: 0, or the error of the PF's queue delete (logging is off for
+ * this VF either way; the PF deletes the queue again before the next START).
  */
-void nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
+int nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 {
 	struct nvmevf_lba_log *log = nvmevf_dev->lba_log;
+	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	if (!log)
-		return;
-	nvmevf_lba_log_disable(nvmevf_dev, log);
+		return 0;
+	ret = nvmevf_lba_log_disable(nvmevf_dev, log);
 	nvmevf_dev->lba_log = NULL;
 	fput(log->filp);
+	return ret;
 }
 
 /* create the queue, start logging, open the file; state_mutex held */
@@ -320,12 +327,10 @@ int nvmevf_lba_log_feature(struct nvmevf_pci_core_device *nvmevf_dev, u32 flags,
 		return -EINVAL;
 
 	mutex_lock(&nvmevf_dev->state_mutex);
-	if (arg.flags == VFIO_NVME_LBA_LOG_STOP) {
-		ret = nvmevf_dev->lba_log ? 0 : -ENOENT;
-		nvmevf_lba_log_stop_locked(nvmevf_dev);
-	} else {
+	if (arg.flags == VFIO_NVME_LBA_LOG_STOP)
+		ret = nvmevf_dev->lba_log ? nvmevf_lba_log_stop_locked(nvmevf_dev) : -ENOENT;
+	else
 		ret = nvmevf_lba_log_feature_start(nvmevf_dev, &arg, uarg);
-	}
 	nvmevf_state_mutex_unlock(nvmevf_dev);
 	if (ret)
 		dev_dbg(&nvmevf_dev->core_device.pdev->dev, "LBA log %s: %d\n",

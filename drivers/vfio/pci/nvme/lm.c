@@ -11,6 +11,7 @@
  * STOP_COPY.  The stream format is in stream.h.
  */
 #include <linux/anon_inodes.h>
+#include <linux/crc32.h>
 #include <linux/file.h>
 #include <linux/vmalloc.h>
 
@@ -34,12 +35,12 @@ static int nvmevf_migf_reserve(struct nvmevf_migration_file *migf, size_t more)
 	return 0;
 }
 
-/* append a record; its payload is left for the caller to fill */
-static u8 *nvmevf_migf_add_rec(struct nvmevf_migration_file *migf, u32 tag,
+/* append a record; its payload is zeroed for the caller to fill and seal */
+static u8 *nvmevf_migf_add_rec(struct nvmevf_migration_file *migf, u16 tag,
 			       size_t len)
 {
 	struct nvmevf_mig_rec rec = {
-		.tag = cpu_to_le32(tag),
+		.tag = cpu_to_le16(tag),
 		.len = cpu_to_le64(len),
 	};
 	u8 *payload;
@@ -48,8 +49,28 @@ static u8 *nvmevf_migf_add_rec(struct nvmevf_migration_file *migf, u32 tag,
 		return NULL;
 	memcpy(migf->buf + migf->len, &rec, sizeof(rec));
 	payload = migf->buf + migf->len + sizeof(rec);
+	memset(payload, 0, len);
 	migf->len += sizeof(rec) + len;
 	return payload;
+}
+
+/* the CRC of a record: its header with the CRC field zero, then its payload */
+static u32 nvmevf_rec_crc(const struct nvmevf_mig_rec *hdr, const u8 *payload)
+{
+	struct nvmevf_mig_rec rec = *hdr;
+	u32 crc;
+
+	rec.crc = 0;
+	crc = crc32_le(~0, (const u8 *)&rec, sizeof(rec));
+	return ~crc32_le(crc, payload, le64_to_cpu(rec.len));
+}
+
+/* the payload of the record at @payload is final: store its CRC */
+static void nvmevf_migf_seal_rec(u8 *payload)
+{
+	struct nvmevf_mig_rec *rec = (void *)(payload - sizeof(*rec));
+
+	rec->crc = cpu_to_le32(nvmevf_rec_crc(rec, payload));
 }
 
 static void nvmevf_disable_fd(struct nvmevf_migration_file *migf)
@@ -137,11 +158,14 @@ out:
 	return done;
 }
 
+/*
+ * Answered from the file alone: the file can outlive the device (the VMM
+ * closes the VFIO device and the VF is unbound while it holds the data fd).
+ */
 static long nvmevf_precopy_ioctl(struct file *filp, unsigned int cmd,
 				 unsigned long arg)
 {
 	struct nvmevf_migration_file *migf = filp->private_data;
-	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
 	struct vfio_precopy_info info = {};
 	unsigned long minsz;
 	int ret = 0;
@@ -154,14 +178,10 @@ static long nvmevf_precopy_ioctl(struct file *filp, unsigned int cmd,
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	mutex_lock(&nvmevf_dev->state_mutex);
-	if (nvmevf_dev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
-	    nvmevf_dev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
-		ret = -EINVAL;
-		goto out;
-	}
 	mutex_lock(&migf->lock);
-	if (READ_ONCE(migf->disabled)) {
+	if (!migf->precopy) {
+		ret = -EINVAL;	/* the device is not in PRE_COPY(_P2P) */
+	} else if (READ_ONCE(migf->disabled)) {
 		ret = -ENODEV;
 	} else {
 		/*
@@ -173,8 +193,6 @@ static long nvmevf_precopy_ioctl(struct file *filp, unsigned int cmd,
 		info.dirty_bytes = 0;
 	}
 	mutex_unlock(&migf->lock);
-out:
-	nvmevf_state_mutex_unlock(nvmevf_dev);
 	if (ret)
 		return ret;
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
@@ -197,23 +215,29 @@ static int nvmevf_check_hdr(struct nvmevf_pci_core_device *nvmevf_dev,
 
 	if (le32_to_cpu(src->magic) != NVMEVF_MIG_MAGIC ||
 	    le16_to_cpu(src->version) != NVMEVF_MIG_VERSION) {
-		dev_err(dev, "migration stream version %u is not supported\n",
-			le16_to_cpu(src->version));
+		dev_err_ratelimited(dev, "migration stream version %u is not supported\n",
+				    le16_to_cpu(src->version));
+		return -EINVAL;
+	}
+	if ((le16_to_cpu(src->flags) & ~NVMEVF_HDR_FLAGS) ||
+	    memchr_inv(src->rsvd, 0, sizeof(src->rsvd))) {
+		dev_err_ratelimited(dev, "migration stream header has unknown flags %#x or reserved bytes set\n",
+				    le16_to_cpu(src->flags));
 		return -EINVAL;
 	}
 	if (src->state_ver != here->state_ver ||
 	    (src->flags & cpu_to_le16(NVMEVF_HDR_VS)) !=
 	    (here->flags & cpu_to_le16(NVMEVF_HDR_VS)) ||
 	    memcmp(src->vs_uuid, here->vs_uuid, sizeof(src->vs_uuid))) {
-		dev_err(dev, "source controller state format %#x is not this device's %#x\n",
-			le16_to_cpu(src->state_ver), le16_to_cpu(here->state_ver));
+		dev_err_ratelimited(dev, "source controller state format %#x is not this device's %#x\n",
+				    le16_to_cpu(src->state_ver), le16_to_cpu(here->state_ver));
 		return -EINVAL;
 	}
 	if (le16_to_cpu(src->nvq) > le16_to_cpu(here->nvq) ||
 	    le16_to_cpu(src->nvi) > le16_to_cpu(here->nvi)) {
-		dev_err(dev, "source needs %u queue and %u interrupt resources, this VF has %u and %u\n",
-			le16_to_cpu(src->nvq), le16_to_cpu(src->nvi),
-			le16_to_cpu(here->nvq), le16_to_cpu(here->nvi));
+		dev_err_ratelimited(dev, "source needs %u queue and %u interrupt resources, this VF has %u and %u\n",
+				    le16_to_cpu(src->nvq), le16_to_cpu(src->nvi),
+				    le16_to_cpu(here->nvq), le16_to_cpu(here->nvi));
 		return -EINVAL;
 	}
 	return 0;
@@ -228,36 +252,37 @@ static int nvmevf_resume_parse(struct nvmevf_migration_file *migf)
 	int ret;
 
 	while (migf->len - migf->parsed >= sizeof(rec)) {
+		const u8 *payload = migf->buf + migf->parsed + sizeof(rec);
+
 		memcpy(&rec, migf->buf + migf->parsed, sizeof(rec));
 		len = le64_to_cpu(rec.len);
-		if (migf->ended || len > NVMEVF_MIG_MAX_LEN)
+		if (migf->ended || len > NVMEVF_MIG_MAX_LEN ||
+		    (le16_to_cpu(rec.flags) & ~NVMEVF_REC_FLAGS))
 			return -EINVAL;
 		if (migf->len - migf->parsed - sizeof(rec) < len)
 			return 0;	/* wait for the rest of the record */
+		if (nvmevf_rec_crc(&rec, payload) != le32_to_cpu(rec.crc))
+			return -EBADMSG;
 
-		if (!migf->hdr && le32_to_cpu(rec.tag) != NVMEVF_TAG_HEADER)
+		if (!migf->hdr && le16_to_cpu(rec.tag) != NVMEVF_TAG_HEADER)
 			return -EINVAL;
-		switch (le32_to_cpu(rec.tag)) {
+		switch (le16_to_cpu(rec.tag)) {
 		case NVMEVF_TAG_HEADER:
 			if (migf->hdr || len != sizeof(struct nvmevf_mig_hdr))
 				return -EINVAL;
-			ret = nvmevf_check_hdr(nvmevf_dev, (void *)(migf->buf +
-					       migf->parsed + sizeof(rec)));
+			ret = nvmevf_check_hdr(nvmevf_dev, (const void *)payload);
 			if (ret)
 				return ret;
 			migf->hdr = true;
 			break;
 		case NVMEVF_TAG_STATE: {
 			struct nvme_lm_ctrl_state_hdr sh;
+			size_t want;
 
 			if (migf->state_len || len < sizeof(sh))
 				return -EINVAL;
-			memcpy(&sh, migf->buf + migf->parsed + sizeof(rec), sizeof(sh));
-			if (sh.nvmecss[1] || sh.vss[1] ||
-			    le64_to_cpu(sh.nvmecss[0]) > NVMEVF_MIG_MAX_LEN / 4 ||
-			    le64_to_cpu(sh.vss[0]) > NVMEVF_MIG_MAX_LEN / 4 ||
-			    sizeof(sh) + 4 * (le64_to_cpu(sh.nvmecss[0]) +
-					      le64_to_cpu(sh.vss[0])) != len)
+			memcpy(&sh, payload, sizeof(sh));
+			if (!nvmevf_state_bytes(&sh, &want) || want != len)
 				return -EINVAL;
 			migf->state_off = migf->parsed + sizeof(rec);
 			migf->state_len = len;
@@ -269,7 +294,7 @@ static int nvmevf_resume_parse(struct nvmevf_migration_file *migf)
 			migf->ended = true;
 			break;
 		default:
-			if (!(le32_to_cpu(rec.flags) & NVMEVF_REC_OPTIONAL))
+			if (!(le16_to_cpu(rec.flags) & NVMEVF_REC_OPTIONAL))
 				return -EINVAL;
 		}
 		migf->parsed += sizeof(rec) + len;
@@ -305,9 +330,9 @@ static ssize_t nvmevf_resume_write(struct file *filp, const char __user *buf,
 	migf->len += len;
 	ret = nvmevf_resume_parse(migf);
 	if (ret) {
-		dev_err(nvmevf_dev_of(migf->nvmevf_dev),
-			"rejected migration stream at byte %zu: %d\n",
-			migf->parsed, ret);
+		dev_err_ratelimited(nvmevf_dev_of(migf->nvmevf_dev),
+				    "rejected migration stream at byte %zu: %d\n",
+				    migf->parsed, ret);
 		/* the stream is unusable from here on */
 		WRITE_ONCE(migf->disabled, true);
 		done = ret;
@@ -365,29 +390,57 @@ nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 		return ERR_PTR(-ENOMEM);
 	}
 	memcpy(hdr, &nvmevf_dev->compat, sizeof(nvmevf_dev->compat));
+	nvmevf_migf_seal_rec(hdr);
 	return migf;
 }
 
-/* the device is suspended: append its state and the end of the stream */
+/*
+ * The device is suspended: append its state and the end of the stream.  On
+ * failure the stream is left as it was, so nothing the device did not
+ * write can be read and the arc can be tried again.
+ */
 static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
-	size_t len;
-	u8 *state;
+	size_t len, old_len;
+	u8 *state, *end;
 	int ret;
 
 	ret = nvmevf_state_size(nvmevf_dev, &len);
 	if (ret)
 		return ret;
 	mutex_lock(&migf->lock);
+	old_len = migf->len;
 	state = nvmevf_migf_add_rec(migf, NVMEVF_TAG_STATE, len);
 	ret = state ? nvmevf_state_save(nvmevf_dev, state, len) : -ENOMEM;
-	if (!ret && !nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0))
-		ret = -ENOMEM;
-	if (!ret)
+	if (!ret) {
+		nvmevf_migf_seal_rec(state);
+		end = nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0);
+		if (end)
+			nvmevf_migf_seal_rec(end);
+		else
+			ret = -ENOMEM;
+	}
+	if (ret) {
+		migf->len = old_len;
+	} else {
 		migf->complete = true;
+		migf->precopy = false;
+	}
 	mutex_unlock(&migf->lock);
 	return ret;
+}
+
+/* the state machine left PRE_COPY(_P2P) without STOP_COPY */
+static void nvmevf_end_precopy(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	struct nvmevf_migration_file *migf = nvmevf_dev->saving_migf;
+
+	if (!migf)
+		return;
+	mutex_lock(&migf->lock);
+	migf->precopy = false;
+	mutex_unlock(&migf->lock);
 }
 
 static int nvmevf_load_state(struct nvmevf_migration_file *migf)
@@ -398,8 +451,8 @@ static int nvmevf_load_state(struct nvmevf_migration_file *migf)
 	mutex_lock(&migf->lock);
 	if (READ_ONCE(migf->disabled) || !migf->hdr || !migf->state_len || !migf->ended ||
 	    migf->parsed != migf->len) {
-		dev_err(nvmevf_dev_of(nvmevf_dev),
-			"incomplete migration stream (%zu bytes)\n", migf->len);
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "incomplete migration stream (%zu bytes)\n", migf->len);
 		ret = -EINVAL;
 	} else {
 		ret = nvmevf_state_load(nvmevf_dev,
@@ -477,6 +530,7 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	if ((cur == VFIO_DEVICE_STATE_STOP_COPY && new == VFIO_DEVICE_STATE_STOP) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_RUNNING) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P && new == VFIO_DEVICE_STATE_RUNNING_P2P)) {
+		nvmevf_end_precopy(nvmevf_dev);
 		nvmevf_disable_fds(nvmevf_dev);
 		return NULL;
 	}
@@ -535,13 +589,16 @@ nvmevf_pci_set_device_state(struct vfio_device *vdev,
 		res = nvmevf_step_device_state_locked(nvmevf_dev, next_state);
 		if (IS_ERR(res)) {
 			nvmevf_dev->last_errno = PTR_ERR(res);
-			dev_err(nvmevf_dev_of(nvmevf_dev),
-				"migration state %u -> %u failed: %ld%s\n",
-				nvmevf_dev->mig_state, next_state, PTR_ERR(res),
-				nvmevf_error_is_clean(PTR_ERR(res)) ? "" :
-				", device in ERROR until reset");
-			if (!nvmevf_error_is_clean(PTR_ERR(res)))
+			dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+					    "migration state %u -> %u failed: %ld%s\n",
+					    nvmevf_dev->mig_state, next_state, PTR_ERR(res),
+					    nvmevf_error_is_clean(PTR_ERR(res)) ? "" :
+					    ", device in ERROR until reset");
+			if (!nvmevf_error_is_clean(PTR_ERR(res))) {
+				/* nothing of an unknown state may be read or applied */
+				nvmevf_disable_fds(nvmevf_dev);
 				nvmevf_dev->mig_state = VFIO_DEVICE_STATE_ERROR;
+			}
 			break;
 		}
 		nvmevf_dev->mig_state = next_state;
@@ -605,10 +662,49 @@ const struct vfio_migration_ops nvmevf_mig_ops = {
 	.migration_get_data_size = nvmevf_pci_get_data_size,
 };
 
+/* the controller may be suspended in @state */
+static bool nvmevf_may_be_suspended(enum vfio_device_mig_state state)
+{
+	return state != VFIO_DEVICE_STATE_RUNNING &&
+	       state != VFIO_DEVICE_STATE_PRE_COPY;
+}
+
+/**
+ * nvmevf_mig_resume_locked() - make sure the controller runs
+ * @nvmevf_dev: the device, state_mutex held
+ *
+ * A function reset is expected to end a Suspend, but vfio-pci-core skips
+ * the reset when it closes a device whose parent it cannot lock (another
+ * VF of the PF closing at the same time), and TP4159 does not say that a
+ * VF's FLR resumes its controller.  So after a reset or a close the driver
+ * resumes a controller it may have left suspended; "not suspended" is the
+ * PF's answer when the reset did it.
+ *
+ * Return: 0 when the controller runs, else a negative errno.
+ */
+int nvmevf_mig_resume_locked(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	int ret;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	if (!nvmevf_may_be_suspended(nvmevf_dev->mig_state))
+		return 0;
+	ret = nvmevf_lm(nvmevf_dev, "resume", 0, 0,
+			nvme_lm_resume(nvmevf_dev->lm));
+	if (ret == -ESTALE)
+		ret = 0;
+	if (ret)
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "cannot resume the controller after a reset or close: %d\n",
+				    ret);
+	return ret;
+}
+
 /*
  * Release state_mutex, first completing a reset that happened while it was
- * held (see nvmevf_mig_reset()): the reset ended any suspend, so the device
- * is RUNNING and the data files of the old state are disabled.
+ * held (see nvmevf_mig_reset()): the data files of the old state are
+ * disabled and the device is RUNNING, or ERROR if its controller could not
+ * be resumed.
  */
 void nvmevf_state_mutex_unlock(struct nvmevf_pci_core_device *nvmevf_dev)
 {
@@ -617,8 +713,10 @@ again:
 	if (nvmevf_dev->deferred_reset) {
 		nvmevf_dev->deferred_reset = false;
 		spin_unlock(&nvmevf_dev->reset_lock);
-		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 		nvmevf_put_fds(nvmevf_dev, false);
+		nvmevf_dev->mig_state = nvmevf_mig_resume_locked(nvmevf_dev) ?
+					VFIO_DEVICE_STATE_ERROR :
+					VFIO_DEVICE_STATE_RUNNING;
 		goto again;
 	}
 	mutex_unlock(&nvmevf_dev->state_mutex);

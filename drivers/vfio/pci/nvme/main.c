@@ -42,7 +42,6 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(core_vdev);
 
-	/* the core's function reset that follows ends any suspend */
 	if (nvmevf_dev->lm) {
 		mutex_lock(&nvmevf_dev->state_mutex);
 		nvmevf_disable_fds(nvmevf_dev);
@@ -51,6 +50,17 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 	}
 	vfio_pci_core_close_device(core_vdev);
+	/*
+	 * The core's function reset may not have happened; bus mastering is
+	 * off now, so a controller resumed here cannot reach memory.  The VF
+	 * is handed back running whatever the reset path did.
+	 */
+	if (nvmevf_dev->lm) {
+		mutex_lock(&nvmevf_dev->state_mutex);
+		nvmevf_mig_resume_locked(nvmevf_dev);
+		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_state_mutex_unlock(nvmevf_dev);
+	}
 }
 
 static int nvmevf_pci_device_feature(struct vfio_device *core_vdev, u32 flags,

@@ -29,7 +29,8 @@ struct nvmevf_lba_log;
  * @cap: allocated bytes in @buf
  * @pos: saving: bytes read by userspace
  * @complete: saving: the end record is in @buf, reading past it returns 0
- * @precopy: saving: created in PRE_COPY, the state follows at STOP_COPY
+ * @precopy: saving: the device is in PRE_COPY(_P2P), the state follows at
+ *	STOP_COPY; VFIO_MIG_GET_PRECOPY_INFO answers only then
  * @parsed: resuming: bytes of @buf checked record by record so far
  * @hdr: resuming: the header record has been received and accepted
  * @state_off: resuming: offset of the controller state payload in @buf
@@ -69,6 +70,8 @@ struct nvmevf_migration_file {
  * @resuming_migf: the open resuming file, if any
  * @track_caps: the PF's host memory change tracking
  * @dirty_gran: granularity (log2 bytes) of DMA logging, 0 when it is off
+ * @dirty_stop_failed: the errno of a Track Send stop the PF failed, 0 if
+ *	none: the next DMA_LOGGING_START stops again first
  * @dirty_spill: granules the PF reported and cleared outside the range that
  *	was being reported, kept for the report that covers them (dirty.c)
  * @lba_log: the LBA change log while it is on (lba_log.c)
@@ -89,6 +92,7 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_migration_file *resuming_migf;
 	struct nvme_lm_mem_track_caps track_caps;
 	u8 dirty_gran;
+	int dirty_stop_failed;
 	struct xarray dirty_spill;
 	struct nvmevf_lba_log *lba_log;
 	int last_errno;
@@ -111,10 +115,12 @@ static inline struct device *nvmevf_dev_of(struct nvmevf_pci_core_device *nvmevf
 extern const struct vfio_migration_ops nvmevf_mig_ops;
 int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_mig_reset(struct nvmevf_pci_core_device *nvmevf_dev);
+int nvmevf_mig_resume_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_state_mutex_unlock(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* state.c: the controller state on the PF, state_mutex held */
+bool nvmevf_state_bytes(const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len);
 int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
 int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		      size_t len);
@@ -153,11 +159,11 @@ void nvmevf_trace_lm(struct nvmevf_pci_core_device *nvmevf_dev, const char *op,
 /* lba_log.c: VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
 int nvmevf_lba_log_feature(struct nvmevf_pci_core_device *nvmevf_dev, u32 flags,
 			   void __user *uarg, size_t argsz);
-void nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
+int nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* dirty.c: DMA logging */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev);
-void nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
+int nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* debugfs.c */
 #ifdef CONFIG_DEBUG_FS

@@ -16,11 +16,30 @@
 /* largest piece of controller state moved by one command */
 #define NVMEVF_STATE_CHUNK	(64 * 1024)
 
+/**
+ * nvmevf_state_bytes() - the length of a controller state from its header
+ * @hdr: the state header, as the PF or the migration stream gave it
+ * @len: the header and the dwords it announces, in bytes
+ *
+ * Return: false if the sizes do not fit in a migration stream.
+ */
+bool nvmevf_state_bytes(const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len)
+{
+	u64 css = le64_to_cpu(hdr->nvmecss[0]), vss = le64_to_cpu(hdr->vss[0]);
+	u64 dwords;
+
+	if (hdr->nvmecss[1] || hdr->vss[1] || check_add_overflow(css, vss, &dwords) ||
+	    dwords > (NVMEVF_MIG_MAX_LEN - sizeof(*hdr)) / 4)
+		return false;
+	*len = sizeof(*hdr) + 4 * dwords;
+	return true;
+}
+
 /* the size of the suspended controller's state, from its header */
 int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
 	struct nvme_lm_ctrl_state_hdr hdr;
-	u64 css, vss, start = ktime_get_ns();
+	u64 start = ktime_get_ns();
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
@@ -29,23 +48,19 @@ int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 	nvmevf_trace_lm(nvmevf_dev, "get state header", 0, sizeof(hdr), start, ret);
 	if (ret)
 		return ret;
-	css = le64_to_cpu(hdr.nvmecss[0]);
-	vss = le64_to_cpu(hdr.vss[0]);
-	if (hdr.nvmecss[1] || hdr.vss[1] ||
-	    css + vss > (NVMEVF_MIG_MAX_LEN - sizeof(hdr)) / 4) {
-		dev_err(nvmevf_dev_of(nvmevf_dev),
-			"controller state of %llu + %llu dwords is too large\n",
-			css, vss);
+	if (!nvmevf_state_bytes(&hdr, len)) {
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "controller state of %llu + %llu dwords is too large\n",
+				    le64_to_cpu(hdr.nvmecss[0]), le64_to_cpu(hdr.vss[0]));
 		return -EOVERFLOW;
 	}
-	*len = sizeof(hdr) + 4 * (css + vss);
 	return 0;
 }
 
 int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		      size_t len)
 {
-	size_t off, n;
+	size_t off, n, saved;
 	bool suspended = false;
 	int ret;
 
@@ -62,6 +77,13 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 			return ret;
 		if (!suspended)
 			return -EIO;
+	}
+	/* the state read must be the one whose size was read before */
+	if (len < sizeof(struct nvme_lm_ctrl_state_hdr) ||
+	    !nvmevf_state_bytes((void *)buf, &saved) || saved != len) {
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "controller state changed size while it was read\n");
+		return -EIO;
 	}
 	return 0;
 }
@@ -111,10 +133,10 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 	if (le16_to_cpu(src->flags) & NVMEVF_HDR_VS)
 		csuuidi = nvmevf_fmt_index(fmts, 0, src->vs_uuid);
 	if (!csvi || (!csuuidi && (le16_to_cpu(src->flags) & NVMEVF_HDR_VS))) {
-		dev_err(nvmevf_dev_of(nvmevf_dev),
-			"controller state format %#x%s is not supported here\n",
-			le16_to_cpu(src->state_ver),
-			csvi ? " (vendor format)" : "");
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "controller state format %#x%s is not supported here\n",
+				    le16_to_cpu(src->state_ver),
+				    csvi ? " (vendor format)" : "");
 		ret = -EINVAL;
 		goto out;
 	}

@@ -343,6 +343,30 @@ TEST_F(lba, device_rejects_queue_misuse)
 	EXPECT_EQ(LM_SC_INVALID_CDQ, lm_sc(lm_cdq_get_head(pf, cdqid, &hp)));
 }
 
+
+/*
+ * The PF fails to delete the log's queue: STOP reports it, and the next
+ * START works (the PF side deletes the queue again first) instead of
+ * failing with ENOSPC until the PF is reset.
+ */
+TEST_F(lba, failed_queue_delete_is_reported_and_start_recovers)
+{
+	struct vfio_dev *d = &self->p.dev[0];
+
+	self->log = vfio_lba_log_start(d, 64);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_CDQ, 1, 1, LM_SC_INTERNAL, 1));
+	EXPECT_EQ(-EIO, vfio_lba_log_stop(d));
+	close(self->log);
+	self->log = vfio_lba_log_start(d, 64);
+	EXPECT_LE(0, self->log);
+	EXPECT_EQ(0, vfio_lba_log_stop(d));
+	/* and a second time, so the first queue is surely gone */
+	close(self->log);
+	self->log = vfio_lba_log_start(d, 64);
+	EXPECT_LE(0, self->log);
+	EXPECT_EQ(0, vfio_lba_log_stop(d));
+}
 /* closing the VFIO device stops logging; the log file reads as ended */
 TEST_F(lba, close_device_stops_logging)
 {

@@ -158,6 +158,40 @@ TEST_F(pf, controller_reset_while_suspended)
 }
 
 /*
+ * A migration data file outlives its VF: the VMM closes the VFIO device
+ * and the VF is unbound while something still holds the PRE_COPY data fd.
+ * The fd then fails with ENODEV and must not touch the freed device (KASAN
+ * catches that on the debug kernel); the VF binds and works again.
+ */
+TEST_F(pf, data_fd_outlives_unbound_vf)
+{
+	uint64_t initial, dirty;
+	uint8_t b[64];
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_precopy_info(fd, &initial, &dirty));
+	EXPECT_LT(0, initial);
+	nvme_drv_fini(&self->drv);
+	vfio_dma_free(self->dev.ctr, &self->buf);
+	vfio_dev_close(&self->dev);
+	ASSERT_EQ(0, pci_unbind(self->bdf));
+
+	EXPECT_EQ(-ENODEV, vfio_mig_precopy_info(fd, &initial, &dirty));
+	EXPECT_EQ(-1, read(fd, b, sizeof(b)));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+
+	ASSERT_EQ(0, pci_bind(self->bdf, DRIVER));
+	ASSERT_EQ(0, vfio_dev_open(self->bdf, &self->dev));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->dev));
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	ASSERT_EQ(0, vfio_dma_alloc(self->dev.ctr, 4096, &self->buf));
+	EXPECT_EQ(0, vf_io_works(self, 40, 3));
+}
+
+/*
  * Unbinding nvme from the PF disables SR-IOV first, so the VF driver is
  * unbound (waiting for the VFIO user to close the VF) before the PF's
  * controller is torn down: while the unbind waits, migration commands

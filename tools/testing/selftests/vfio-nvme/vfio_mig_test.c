@@ -8,8 +8,10 @@
  *
  * Expects both PFs prepared by "vfio-nvme-setup sriov PF 3 2".
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "vf_pair.h"
 #include "lm_cmd.h"
 #include "lba_log.h"
+#include "mig_stream.h"
 #include "../kselftest_harness.h"
 
 #define SHARED_NSID	2
@@ -274,13 +277,22 @@ TEST_F(mig, bad_stream_is_rejected)
 	bad = malloc(len);
 	ASSERT_NE(NULL, bad);
 
-	/* wrong magic: refused as soon as the header is complete */
+	/* wrong magic (with a CRC to match): refused as soon as the header is complete */
 	memcpy(bad, stream, len);
 	bad[16] ^= 0xff;
+	mig_stream_seal(bad, len, 0);
 	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &fd));
 	EXPECT_EQ(-EINVAL, vfio_mig_write_all(fd, bad, len, len));
 	close(fd);
 	EXPECT_EQ(-EINVAL, vfio_mig_set(dst, S_STOP, NULL));
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+
+	/* the same byte changed in transit: the header record's CRC says so */
+	memcpy(bad, stream, len);
+	bad[16] ^= 0xff;
+	ASSERT_EQ(0, vfio_mig_set(dst, S_RESUMING, &fd));
+	EXPECT_EQ(-EBADMSG, vfio_mig_write_all(fd, bad, len, len));
+	close(fd);
 	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
 
 	/* a record length past any limit */
@@ -547,6 +559,38 @@ TEST_F(mig, dma_logging_page_by_page_reports)
 	ASSERT_EQ(0, vfio_dma_log_stop(d));
 }
 
+/*
+ * The PF fails a Track Send stop: DMA_LOGGING_STOP reports it, and the
+ * next START works (the driver stops the PF's tracking again first)
+ * instead of failing with EPROTO for good.  Debug kernel only, as above.
+ */
+TEST_F(mig, dma_logging_failed_stop_is_reported_and_start_recovers)
+{
+	struct vfio_dev *d = &self->p.dev[0];
+	uint64_t ranges[1][2] = { { self->p.buf[0].iova, 4096 } };
+	uint64_t pgsize = 4096;
+	struct vfio_device_feature probe = {
+		.argsz = sizeof(probe),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	};
+
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
+		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_TRACK_SEND, 1, 1, LM_SC_INTERNAL, 1));
+	EXPECT_EQ(-EIO, vfio_dma_log_stop(d));
+	EXPECT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	EXPECT_EQ(0, vfio_dma_log_stop(d));
+	/* the VF reset does not bring back a stuck state either */
+	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_TRACK_SEND, 1, 1, LM_SC_INTERNAL, 1));
+	EXPECT_EQ(-EIO, vfio_dma_log_stop(d));
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	EXPECT_EQ(0, vfio_dma_log_stop(d));
+}
+
 /* each operation on the PF is a trace event; debugfs shows the state */
 TEST_F(mig, trace_and_debugfs)
 {
@@ -580,6 +624,122 @@ TEST_F(mig, trace_and_debugfs)
 	snprintf(path, sizeof(path), "%s cntlid=%u op=resume", self->p.bdf[0], self->p.drv.cntlid);
 	EXPECT_NE(NULL, strstr(buf, path));
 	EXPECT_NE(NULL, strstr(buf, "ret=0"));
+}
+
+#define CLOSE_VFS	4	/* VFs 1 and 2 of both PFs */
+#define CLOSE_ROUNDS	6
+
+FIXTURE(vfs) {
+	struct nvme_pf pf[2];
+	char bdf[CLOSE_VFS][BDF_LEN];
+	uint16_t scid[CLOSE_VFS];
+};
+
+FIXTURE_SETUP(vfs)
+{
+	for (int i = 0; i < 2; i++)
+		self->pf[i].fd = -1;
+	for (int i = 0; i < 2; i++) {
+		int ret = nvme_pf_open(i, &self->pf[i]);
+
+		if (ret == -ENODEV)
+			SKIP(return, "needs two NVMe PFs with SR-IOV");
+		ASSERT_EQ(0, ret);
+	}
+	for (int v = 0; v < CLOSE_VFS; v++) {
+		struct nvme_pf *pf = &self->pf[v / 2];
+		struct nvme_secondary_ctrl sc;
+
+		ASSERT_EQ(0, nvme_pf_sec_ctrl(pf, v % 2 + 1, &sc));
+		ASSERT_TRUE(sc.scs & 1) TH_LOG("VF %d of PF %d is offline", v % 2 + 1, v / 2);
+		self->scid[v] = le16toh(sc.scid);
+		ASSERT_EQ(0, nvme_pf_vf_bdf(pf, v % 2 + 1, self->bdf[v]));
+		ASSERT_EQ(0, pci_bind(self->bdf[v], DRIVER));
+	}
+}
+
+FIXTURE_TEARDOWN(vfs)
+{
+	for (int v = 0; v < CLOSE_VFS; v++)
+		if (self->bdf[v][0])
+			pci_unbind(self->bdf[v]);
+	for (int i = 0; i < 2; i++)
+		nvme_pf_close(&self->pf[i]);
+}
+
+struct closer {
+	struct vfio_dev dev;
+	pthread_barrier_t *go;
+};
+
+static void *close_at_once(void *arg)
+{
+	struct closer *c = arg;
+
+	pthread_barrier_wait(c->go);
+	vfio_dev_close(&c->dev);
+	return NULL;
+}
+
+/*
+ * VFs closed while suspended, all at once (VMMs killed mid-migration):
+ * vfio-pci-core skips the function reset of a VF whose parent it cannot
+ * lock, which another VF of the PF closing at the same time holds.  Every
+ * VF must still be handed back running: the PF sees no suspended
+ * controller, and the VF opens again and does I/O.
+ */
+TEST_F_TIMEOUT(vfs, suspended_vfs_closed_at_once_run_again, 240)
+{
+	struct closer c[CLOSE_VFS];
+	pthread_t t[CLOSE_VFS];
+	pthread_barrier_t go;
+	int left = 0;
+
+	for (int round = 0; round < CLOSE_ROUNDS; round++) {
+		ASSERT_EQ(0, pthread_barrier_init(&go, NULL, CLOSE_VFS));
+		for (int v = 0; v < CLOSE_VFS; v++) {
+			c[v].go = &go;
+			ASSERT_EQ(0, vfio_dev_open(self->bdf[v], &c[v].dev));
+			ASSERT_EQ(0, vfio_mig_set(&c[v].dev, S_P2P, NULL));
+		}
+		for (int v = 0; v < CLOSE_VFS; v++)
+			ASSERT_EQ(0, pthread_create(&t[v], NULL, close_at_once, &c[v]));
+		for (int v = 0; v < CLOSE_VFS; v++)
+			pthread_join(t[v], NULL);
+		pthread_barrier_destroy(&go);
+		/* a running controller has no state to give */
+		for (int v = 0; v < CLOSE_VFS; v++) {
+			struct nvme_pf *pf = &self->pf[v / 2];
+			uint8_t st[64];
+			int sc = lm_sc(lm_get_state(pf, self->scid[v], 1, 1, 0, st,
+						    sizeof(st), NULL));
+
+			if (sc != LM_SC_CTRL_NOT_SUSPENDED) {
+				left++;
+				TH_LOG("round %d: %s left suspended (%#x)", round,
+				       self->bdf[v], sc);
+				lm_resume(pf, self->scid[v]);
+			}
+		}
+	}
+	EXPECT_EQ(0, left);
+
+	/* and each works for the next user */
+	for (int v = 0; v < CLOSE_VFS; v++) {
+		struct nvme_drv drv = {};
+		struct vfio_dev d;
+		struct vfio_dma b;
+
+		ASSERT_EQ(0, vfio_dev_open(self->bdf[v], &d));
+		ASSERT_EQ(0, nvme_drv_init(&drv, &d, SHARED_NSID));
+		ASSERT_EQ(0, nvme_drv_create_ioq(&drv, 1, QSIZE));
+		ASSERT_EQ(0, vfio_dma_alloc(d.ctr, 4096, &b));
+		EXPECT_EQ(0, nvme_drv_io_sync(&drv, nvme_cmd_read, v, b.iova))
+			TH_LOG("%s", self->bdf[v]);
+		nvme_drv_fini(&drv);
+		vfio_dma_free(d.ctr, &b);
+		vfio_dev_close(&d);
+	}
 }
 
 TEST_HARNESS_MAIN

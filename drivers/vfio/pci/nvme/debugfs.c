@@ -23,10 +23,20 @@ static int nvmevf_debugfs_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(nvmevf_debugfs);
 
+/* the driver's directory lives as long as the module: created before any probe */
+void nvmevf_debugfs_module_init(void)
+{
+	nvmevf_debugfs_root = debugfs_create_dir("nvme-vfio-pci", NULL);
+}
+
+void nvmevf_debugfs_module_exit(void)
+{
+	debugfs_remove_recursive(nvmevf_debugfs_root);
+	nvmevf_debugfs_root = NULL;
+}
+
 void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
-	if (!nvmevf_debugfs_root)
-		nvmevf_debugfs_root = debugfs_create_dir("nvme-vfio-pci", NULL);
 	nvmevf_dev->debugfs = debugfs_create_dir(pci_name(nvmevf_dev->core_device.pdev),
 						 nvmevf_debugfs_root);
 	debugfs_create_file("migration", 0400, nvmevf_dev->debugfs, nvmevf_dev,

@@ -6,8 +6,12 @@
  * The PF tracks the VF's writes at a granularity between its MINMRTG and
  * MAXMRTG (log2 bytes): the granule is the requested page size clamped to
  * that span, and reported back to the caller.  More IOVA ranges than the
- * PF takes (CMMRTD) are merged with vfio_combine_iova_ranges().  A report
- * reads the PF's bitmap in windows and clears what it read.
+ * PF takes (CMMRTD) are merged with vfio_combine_iova_ranges(), rounded out
+ * to the granule and merged again where they then meet; the driver keeps
+ * them.  A report reads the PF's bitmap in windows, only over the tracked
+ * ranges inside it (so a report of any size costs commands in proportion
+ * to the tracked memory it covers), stops for a fatal signal between
+ * windows, and clears what it read.
  *
  * The PF clears whole dwords of its bitmap (32 granules), while a caller may
  * report any slice of its ranges: QEMU reports each memory section on its
@@ -19,6 +23,7 @@
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
@@ -36,10 +41,11 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
 	const struct nvme_lm_mem_track_caps *caps = &nvmevf_dev->track_caps;
+	struct nvmevf_dirty_range *tracked;
 	struct interval_tree_node *node;
 	struct nvme_lm_mem_range *r;
+	u32 i = 0, n;
 	u8 gran;
-	u32 i = 0;
 	int ret;
 
 	gran = clamp_t(u8, ilog2(*page_size), caps->min_gran_bits,
@@ -49,15 +55,36 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 		nnodes = caps->max_ranges;
 	}
 	r = kcalloc(nnodes, sizeof(*r), GFP_KERNEL);
-	if (!r)
-		return -ENOMEM;
-	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node && i < nnodes;
-	     node = interval_tree_iter_next(node, 0, ULONG_MAX), i++) {
+	tracked = kcalloc(nnodes, sizeof(*tracked), GFP_KERNEL);
+	if (!r || !tracked) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	/* rounded out to the granule, neighbours may meet: merge them again */
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
 		u64 start = round_down(node->start, 1ULL << gran);
-		u64 end = round_up((u64)node->last + 1, 1ULL << gran);
+		u64 end;
 
-		r[i].addr = cpu_to_le64(start);
-		r[i].len = cpu_to_le64(end - start);
+		/* the last granule must end below 2^64 */
+		if ((u64)node->last > U64_MAX - (1ULL << gran)) {
+			ret = -EINVAL;
+			goto out_free;
+		}
+		end = round_down((u64)node->last, 1ULL << gran);	/* last granule */
+		if (i && start <= tracked[i - 1].last + 1) {
+			tracked[i - 1].last = max(tracked[i - 1].last, end + (1ULL << gran) - 1);
+			continue;
+		}
+		if (WARN_ON_ONCE(i == nnodes))
+			break;
+		tracked[i].start = start;
+		tracked[i].last = end + (1ULL << gran) - 1;
+		i++;
+	}
+	for (n = 0; n < i; n++) {
+		r[n].addr = cpu_to_le64(tracked[n].start);
+		r[n].len = cpu_to_le64(tracked[n].last - tracked[n].start + 1);
 	}
 
 	mutex_lock(&nvmevf_dev->state_mutex);
@@ -75,10 +102,15 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 			nvme_lm_track_memory(nvmevf_dev->lm, true, gran, r, i));
 	if (!ret) {
 		nvmevf_dev->dirty_gran = gran;
+		nvmevf_dev->dirty_ranges = tracked;
+		nvmevf_dev->dirty_nranges = i;
+		tracked = NULL;
 		*page_size = 1ULL << gran;
 	}
 out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);
+out_free:
+	kfree(tracked);
 	kfree(r);
 	return ret;
 }
@@ -115,6 +147,9 @@ int nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 	if (!nvmevf_dev->dirty_gran)
 		return 0;
 	nvmevf_dev->dirty_gran = 0;
+	kfree(nvmevf_dev->dirty_ranges);
+	nvmevf_dev->dirty_ranges = NULL;
+	nvmevf_dev->dirty_nranges = 0;
 	xa_destroy(&nvmevf_dev->dirty_spill);
 	return nvmevf_dirty_track_stop(nvmevf_dev);
 }
@@ -159,18 +194,70 @@ static int nvmevf_dirty_set(struct nvmevf_pci_core_device *nvmevf_dev,
 			       GFP_KERNEL));
 }
 
+/*
+ * Read and clear the PF's bitmap over [@from, @to) (granule aligned, inside
+ * one tracked range) in windows, marking what is dirty in [@iova, @end).
+ */
+static int nvmevf_dirty_read_range(struct nvmevf_pci_core_device *nvmevf_dev,
+				   struct iova_bitmap *dirty, void *bm, u64 from,
+				   u64 to, u64 iova, u64 end)
+{
+	u8 gran = nvmevf_dev->dirty_gran;
+	u64 gsize = 1ULL << gran, addr, nbits;
+	unsigned long bit;
+	size_t len;
+	u32 count;
+	int ret;
+
+	for (addr = from; addr < to; addr += nbits << gran) {
+		nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8, (to - addr) >> gran);
+		/* the PF reads (and clears) whole dwords */
+		len = round_up(DIV_ROUND_UP((u32)nbits, 8), 4);
+
+		/* a report is the VMM's to stop: never hold it past a kill */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		ret = nvmevf_lm(nvmevf_dev, "memory changes", addr, len,
+				nvme_lm_track_recv(nvmevf_dev->lm, addr, true, bm,
+						   len, &count));
+		if (ret)
+			return ret;
+		/*
+		 * The PF's bitmap is little endian, bit i of byte i / 8.  Its
+		 * count only hints: every bit read is looked at.
+		 */
+		for (bit = find_next_bit_le(bm, len * 8, 0); bit < len * 8;
+		     bit = find_next_bit_le(bm, len * 8, bit + 1)) {
+			ret = nvmevf_dirty_set(nvmevf_dev, dirty, addr + ((u64)bit << gran),
+					       gsize, iova, end);
+			if (ret)
+				return ret;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Report [@iova, @iova + @length): only what was asked for at START is
+ * read from the PF, so a report of any size costs Track Receive commands
+ * in proportion to the tracked memory it covers.
+ */
 static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 				     unsigned long iova, unsigned long length,
 				     struct iova_bitmap *dirty)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
-	u64 gsize, start, end, addr;
+	u64 gsize, end, last;
 	unsigned long idx;
-	unsigned long *bm;
-	void *entry;
-	u32 count;
+	void *entry, *bm;
+	u32 i;
 	int ret = 0;
 
+	/* the VFIO core already refuses a report that wraps */
+	if (!length || check_add_overflow((u64)iova, (u64)length, &end))
+		return -EINVAL;
+	last = end - 1;
 	bm = kmalloc(NVMEVF_DIRTY_WINDOW, GFP_KERNEL);
 	if (!bm)
 		return -ENOMEM;
@@ -180,13 +267,10 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 		goto out;
 	}
 	gsize = 1ULL << nvmevf_dev->dirty_gran;
-	start = round_down(iova, gsize);
-	end = (u64)iova + length;
 
 	/* what earlier reports read from the PF for this slice */
 	xa_for_each_range(&nvmevf_dev->dirty_spill, idx, entry,
-			  start >> nvmevf_dev->dirty_gran,
-			  (end - 1) >> nvmevf_dev->dirty_gran) {
+			  iova >> nvmevf_dev->dirty_gran, last >> nvmevf_dev->dirty_gran) {
 		u64 a = (u64)idx << nvmevf_dev->dirty_gran;
 
 		nvmevf_dirty_mark(dirty, a, gsize, iova, end);
@@ -194,29 +278,18 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 			xa_erase(&nvmevf_dev->dirty_spill, idx);
 	}
 
-	for (addr = start; addr < end; addr += NVMEVF_DIRTY_WINDOW * 8 * gsize) {
-		u64 nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8,
-				  DIV_ROUND_UP(end - addr, gsize));
-		/* the PF reads (and clears) whole dwords */
-		size_t len = round_up(DIV_ROUND_UP(nbits, 8), 4);
-		unsigned long bit;
+	/* the tracked ranges inside the report, nothing else */
+	for (i = 0; i < nvmevf_dev->dirty_nranges; i++) {
+		const struct nvmevf_dirty_range *t = &nvmevf_dev->dirty_ranges[i];
+		u64 from = max_t(u64, t->start, round_down(iova, gsize));
+		u64 to = min_t(u64, t->last, last);
 
-		ret = nvmevf_lm(nvmevf_dev, "memory changes", addr, len,
-				nvme_lm_track_recv(nvmevf_dev->lm, addr, true, bm,
-						   len, &count));
+		if (from > to)
+			continue;
+		ret = nvmevf_dirty_read_range(nvmevf_dev, dirty, bm, from,
+					      round_down(to, gsize) + gsize, iova, end);
 		if (ret)
 			break;
-		if (!count)
-			continue;
-		/* the PF's bitmap is little endian, bit i of byte i / 8 */
-		for (bit = 0; bit < len * 8; bit++) {
-			if (!(((u8 *)bm)[bit / 8] & BIT(bit % 8)))
-				continue;
-			ret = nvmevf_dirty_set(nvmevf_dev, dirty, addr + bit * gsize,
-					       gsize, iova, end);
-			if (ret)
-				goto out;
-		}
 	}
 out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);

@@ -206,12 +206,15 @@ static const struct file_operations nvmevf_save_fops = {
 	.release = nvmevf_release_file,
 };
 
-/* check the source's description against this VF before anything is applied */
-static int nvmevf_check_hdr(struct nvmevf_pci_core_device *nvmevf_dev,
+/*
+ * Check the source's description against this VF, as it was when RESUMING
+ * began, before anything is applied.
+ */
+static int nvmevf_check_hdr(struct nvmevf_migration_file *migf,
 			    const struct nvmevf_mig_hdr *src)
 {
-	const struct nvmevf_mig_hdr *here = &nvmevf_dev->compat;
-	struct device *dev = nvmevf_dev_of(nvmevf_dev);
+	const struct nvmevf_mig_hdr *here = &migf->compat;
+	struct device *dev = nvmevf_dev_of(migf->nvmevf_dev);
 
 	if (le32_to_cpu(src->magic) != NVMEVF_MIG_MAGIC ||
 	    le16_to_cpu(src->version) != NVMEVF_MIG_VERSION) {
@@ -246,7 +249,6 @@ static int nvmevf_check_hdr(struct nvmevf_pci_core_device *nvmevf_dev,
 /* check every record that arrived complete; nothing read is trusted unchecked */
 static int nvmevf_resume_parse(struct nvmevf_migration_file *migf)
 {
-	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
 	struct nvmevf_mig_rec rec;
 	u64 len;
 	int ret;
@@ -270,7 +272,7 @@ static int nvmevf_resume_parse(struct nvmevf_migration_file *migf)
 		case NVMEVF_TAG_HEADER:
 			if (migf->hdr || len != sizeof(struct nvmevf_mig_hdr))
 				return -EINVAL;
-			ret = nvmevf_check_hdr(nvmevf_dev, (const void *)payload);
+			ret = nvmevf_check_hdr(migf, (const void *)payload);
 			if (ret)
 				return ret;
 			migf->hdr = true;
@@ -374,23 +376,65 @@ nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
 	return migf;
 }
 
+/*
+ * A new data file knows the VF as it is now: its queue and interrupt
+ * resources and the PF's state formats can change while the VF stays
+ * bound (Virtualization Management, PF firmware activation).  Nothing is
+ * sent to the VF's controller, so a failure here leaves it as it was.
+ */
+static int nvmevf_migf_describe(struct nvmevf_migration_file *migf)
+{
+	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	int ret;
+
+	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	if (ret)
+		return ret == -ENOMEM ? ret : -EAGAIN;
+	migf->compat = nvmevf_dev->compat;
+	return 0;
+}
+
 static struct nvmevf_migration_file *
 nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 {
 	struct nvmevf_migration_file *migf;
 	u8 *hdr;
+	int ret;
 
 	migf = nvmevf_migf_alloc(nvmevf_dev, true);
 	if (IS_ERR(migf))
 		return migf;
 	migf->precopy = precopy;
-	hdr = nvmevf_migf_add_rec(migf, NVMEVF_TAG_HEADER, sizeof(nvmevf_dev->compat));
+	ret = nvmevf_migf_describe(migf);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
+	hdr = nvmevf_migf_add_rec(migf, NVMEVF_TAG_HEADER, sizeof(migf->compat));
 	if (!hdr) {
 		fput(migf->filp);
 		return ERR_PTR(-ENOMEM);
 	}
-	memcpy(hdr, &nvmevf_dev->compat, sizeof(nvmevf_dev->compat));
+	memcpy(hdr, &migf->compat, sizeof(migf->compat));
 	nvmevf_migf_seal_rec(hdr);
+	return migf;
+}
+
+static struct nvmevf_migration_file *
+nvmevf_resume_file(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	struct nvmevf_migration_file *migf;
+	int ret;
+
+	migf = nvmevf_migf_alloc(nvmevf_dev, false);
+	if (IS_ERR(migf))
+		return migf;
+	ret = nvmevf_migf_describe(migf);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
 	return migf;
 }
 
@@ -536,7 +580,7 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	}
 
 	if (cur == VFIO_DEVICE_STATE_STOP && new == VFIO_DEVICE_STATE_RESUMING) {
-		migf = nvmevf_migf_alloc(nvmevf_dev, false);
+		migf = nvmevf_resume_file(nvmevf_dev);
 		return nvmevf_new_file(nvmevf_dev, migf, &nvmevf_dev->resuming_migf);
 	}
 
@@ -561,7 +605,7 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 static bool nvmevf_error_is_clean(int err)
 {
 	return err == -EINVAL || err == -EPROTO || err == -EBUSY ||
-	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC;
+	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC || err == -EAGAIN;
 }
 
 static struct file *

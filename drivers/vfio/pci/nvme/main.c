@@ -93,29 +93,42 @@ static const struct vfio_device_ops nvmevf_pci_ops = {
 
 static const struct pci_device_id nvmevf_pci_table[];
 
-/* attach the PF's live migration helpers, or pass through without migration */
+/*
+ * Attach the PF's live migration helpers, or pass the function through
+ * without migration: a PF, an SSD without SR-IOV, a VF of a PF without
+ * TP4159, or a VF the PF cannot tell about right now.  Only a failure to
+ * allocate fails the probe.
+ */
 static int nvmevf_pci_init_migration(struct nvmevf_pci_core_device *nvmevf_dev)
 {
 	struct pci_dev *pdev = nvmevf_dev->core_device.pdev;
 	struct nvme_lm_vf *lm;
 	int ret;
 
+	if (!pdev->is_virtfn) {
+		pci_info(pdev, "not an SR-IOV virtual function: passthrough without migration\n");
+		return 0;
+	}
 	lm = nvme_lm_vf_get(pdev);
 	if (IS_ERR(lm)) {
 		ret = PTR_ERR(lm);
-		if (ret != -EOPNOTSUPP && ret != -EINVAL)
+		if (ret == -ENOMEM)
 			return ret;
-		pci_info(pdev, "PF %s without host managed live migration: no migration\n",
-			 pci_name(pci_physfn(pdev)));
+		if (ret == -EOPNOTSUPP || ret == -EINVAL)
+			pci_info(pdev, "PF %s without host managed live migration: no migration\n",
+				 pci_name(pci_physfn(pdev)));
+		else
+			pci_warn(pdev, "PF %s cannot migrate this VF (%d): no migration\n",
+				 pci_name(pci_physfn(pdev)), ret);
 		return 0;
 	}
 	nvmevf_dev->lm = lm;
 	ret = nvmevf_mig_init(nvmevf_dev);
 	if (ret) {
-		pci_err(pdev, "cannot set up live migration: %d\n", ret);
+		pci_warn(pdev, "cannot set up live migration (%d): no migration\n", ret);
 		nvme_lm_vf_put(lm);
 		nvmevf_dev->lm = NULL;
-		return ret;
+		return ret == -ENOMEM ? ret : 0;
 	}
 	nvmevf_dirty_init(nvmevf_dev);
 	pci_info(pdev, "live migration through PF %s, secondary controller %u%s\n",
@@ -142,15 +155,11 @@ static int nvmevf_pci_probe(struct pci_dev *pdev,
 	int ret;
 
 	/*
-	 * driver_override lets userspace bind any device; only NVMe virtual
-	 * functions are secondary controllers this driver knows how to handle.
+	 * driver_override lets userspace bind any device; this driver takes
+	 * NVMe functions, and migrates those that are VFs of a TP4159 PF.
 	 */
 	if (!pci_match_id(nvmevf_pci_table, pdev)) {
 		pci_info(pdev, "not an NVMe device, use vfio-pci\n");
-		return -ENODEV;
-	}
-	if (!pdev->is_virtfn) {
-		pci_info(pdev, "not an SR-IOV virtual function, use vfio-pci\n");
 		return -ENODEV;
 	}
 
@@ -225,9 +234,26 @@ static struct pci_driver nvmevf_pci_driver = {
 	.err_handler = &nvmevf_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(nvmevf_pci_driver);
+
+static int __init nvmevf_pci_init(void)
+{
+	int ret;
+
+	nvmevf_debugfs_module_init();
+	ret = pci_register_driver(&nvmevf_pci_driver);
+	if (ret)
+		nvmevf_debugfs_module_exit();
+	return ret;
+}
+module_init(nvmevf_pci_init);
+
+static void __exit nvmevf_pci_exit(void)
+{
+	pci_unregister_driver(&nvmevf_pci_driver);
+	nvmevf_debugfs_module_exit();
+}
+module_exit(nvmevf_pci_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("VFIO PCI variant driver for NVMe SR-IOV virtual functions");
-MODULE_SOFTDEP("pre: nvme");
 MODULE_IMPORT_NS(IOMMUFD);

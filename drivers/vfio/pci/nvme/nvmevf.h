@@ -19,11 +19,23 @@
 struct nvmevf_lba_log;
 
 /**
+ * struct nvmevf_dirty_range - an IOVA range the PF tracks for DMA logging
+ * @start: first byte, granule aligned
+ * @last: last byte, one before a granule boundary
+ */
+struct nvmevf_dirty_range {
+	u64 start;
+	u64 last;
+};
+
+/**
  * struct nvmevf_migration_file - a migration data file (the VFIO data_fd)
  * @filp: the anonymous inode file
  * @lock: serializes read/write/ioctl and the state machine's use of @buf
  * @disabled: the state machine left this file's state; I/O fails with -ENODEV
  * @nvmevf_dev: the device it belongs to
+ * @compat: the VF when the file was created: saving, the stream header;
+ *	resuming, what the source's header is checked against
  * @buf: saving: the stream produced so far; resuming: the bytes received
  * @len: valid bytes in @buf
  * @cap: allocated bytes in @buf
@@ -42,6 +54,7 @@ struct nvmevf_migration_file {
 	struct mutex lock; /* serializes I/O on the file and use of @buf */
 	bool disabled;
 	struct nvmevf_pci_core_device *nvmevf_dev;
+	struct nvmevf_mig_hdr compat;
 	u8 *buf;
 	size_t len;
 	size_t cap;
@@ -59,7 +72,8 @@ struct nvmevf_migration_file {
  * struct nvmevf_pci_core_device - an NVMe VF bound to nvme-vfio-pci
  * @core_device: vfio-pci core state
  * @lm: live migration handle from the PF, NULL when the PF cannot migrate
- * @compat: what this VF's controller state is, for the stream header
+ * @compat: what this VF's controller state is, as last queried (at probe
+ *	and whenever a data file is created)
  * @csvi: controller state version index to save with (Identify CNS 20h)
  * @csuuidi: vendor specific format index to save with, 0 for none
  * @state_mutex: protects the migration state and files
@@ -70,6 +84,8 @@ struct nvmevf_migration_file {
  * @resuming_migf: the open resuming file, if any
  * @track_caps: the PF's host memory change tracking
  * @dirty_gran: granularity (log2 bytes) of DMA logging, 0 when it is off
+ * @dirty_ranges: the ranges the PF tracks, sorted, while DMA logging is on
+ * @dirty_nranges: their number
  * @dirty_stop_failed: the errno of a Track Send stop the PF failed, 0 if
  *	none: the next DMA_LOGGING_START stops again first
  * @dirty_spill: granules the PF reported and cleared outside the range that
@@ -92,6 +108,8 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_migration_file *resuming_migf;
 	struct nvme_lm_mem_track_caps track_caps;
 	u8 dirty_gran;
+	struct nvmevf_dirty_range *dirty_ranges;
+	u32 dirty_nranges;
 	int dirty_stop_failed;
 	struct xarray dirty_spill;
 	struct nvmevf_lba_log *lba_log;
@@ -167,9 +185,13 @@ int nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* debugfs.c */
 #ifdef CONFIG_DEBUG_FS
+void nvmevf_debugfs_module_init(void);
+void nvmevf_debugfs_module_exit(void);
 void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev);
 void nvmevf_debugfs_exit(struct nvmevf_pci_core_device *nvmevf_dev);
 #else
+static inline void nvmevf_debugfs_module_init(void) {}
+static inline void nvmevf_debugfs_module_exit(void) {}
 static inline void nvmevf_debugfs_init(struct nvmevf_pci_core_device *nvmevf_dev) {}
 static inline void nvmevf_debugfs_exit(struct nvmevf_pci_core_device *nvmevf_dev) {}
 #endif

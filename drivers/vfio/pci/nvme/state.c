@@ -4,7 +4,7 @@
  * state header, saving and loading it in pieces with Get and Set
  * Controller State, and the state formats (Identify CNS 20h) the stream
  * header names.  Every function runs under the device's state_mutex, except
- * nvmevf_query_compat() at probe.
+ * nvmevf_query_compat() at probe, before the device is registered.
  */
 #include <linux/ktime.h>
 #include <linux/lockdep.h>

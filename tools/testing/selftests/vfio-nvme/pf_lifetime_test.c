@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <linux/pci_regs.h>
 #include <unistd.h>
 
 #include "vfio_nvme.h"
@@ -189,6 +190,77 @@ TEST_F(pf, data_fd_outlives_unbound_vf)
 	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
 	ASSERT_EQ(0, vfio_dma_alloc(self->dev.ctr, 4096, &self->buf));
 	EXPECT_EQ(0, vf_io_works(self, 40, 3));
+}
+
+/*
+ * libvirt picks nvme-vfio-pci for every NVMe function it assigns, so a
+ * PF (here the drive without TP4159, whose VFs go away while it is
+ * assigned) must bind and pass through, without migration.
+ */
+TEST(nvme_pf_binds_and_passes_through)
+{
+	struct nvme_pf pf = { .fd = -1 };
+	char bdf[BDF_LEN], drv[64];
+	struct vfio_dev dev;
+	uint16_t cmd;
+	uint64_t cap;
+	int ret = nvme_pf_open(2, &pf);
+
+	if (ret == -ENODEV)
+		SKIP(return, "needs a third NVMe PF");
+	ASSERT_EQ(0, ret);
+	strcpy(bdf, pf.bdf);
+	nvme_pf_close(&pf);
+
+	ret = pci_bind(bdf, DRIVER);
+	EXPECT_EQ(0, ret);
+	if (!ret) {
+		ASSERT_EQ(0, vfio_dev_open(bdf, &dev));
+		EXPECT_EQ(-ENOTTY, vfio_mig_flags(&dev));
+		ASSERT_EQ(0, vfio_region_read(&dev, VFIO_PCI_CONFIG_REGION_INDEX,
+					      PCI_COMMAND, &cmd, 2));
+		cmd |= PCI_COMMAND_MEMORY;
+		ASSERT_EQ(0, vfio_region_write(&dev, VFIO_PCI_CONFIG_REGION_INDEX,
+					       PCI_COMMAND, &cmd, 2));
+		ASSERT_EQ(0, vfio_region_read(&dev, VFIO_PCI_BAR0_REGION_INDEX, 0, &cap, 8));
+		EXPECT_NE(0, cap & 0xffff);		/* CAP.MQES of a live controller */
+		EXPECT_NE(~0ULL, cap);
+		vfio_dev_close(&dev);
+	}
+
+	/* put the PF back as the rig prepared it */
+	ASSERT_EQ(0, pci_bind(bdf, "nvme"));
+	ASSERT_EQ(0, sysfs_write_dev(bdf, "driver_override", "\n"));
+	ASSERT_EQ(0, pci_driver_of(bdf, drv, sizeof(drv)));
+	EXPECT_STREQ("nvme", drv);
+	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 2 3 2"));
+}
+
+/*
+ * The driver's debugfs directory belongs to the module: after a reload a
+ * VF gets its migration file again.  (Built into the debug kernel: SKIP.)
+ */
+TEST(debugfs_survives_module_reload)
+{
+	struct nvme_pf pf = { .fd = -1 };
+	char bdf[BDF_LEN], path[128];
+	int ret;
+
+	if (access("/sys/module/nvme_vfio_pci/refcnt", R_OK))
+		SKIP(return, "nvme-vfio-pci is built in");
+	ret = nvme_pf_open(0, &pf);
+	if (ret == -ENODEV)
+		SKIP(return, "needs an NVMe PF with SR-IOV");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, nvme_pf_vf_bdf(&pf, 1, bdf));
+	nvme_pf_close(&pf);
+	/* nothing is bound to the driver between tests */
+	ASSERT_EQ(0, system("rmmod nvme_vfio_pci"));
+	ASSERT_EQ(0, system("modprobe nvme_vfio_pci"));
+	ASSERT_EQ(0, pci_bind(bdf, DRIVER));
+	snprintf(path, sizeof(path), "/sys/kernel/debug/nvme-vfio-pci/%s/migration", bdf);
+	EXPECT_EQ(0, access(path, R_OK)) TH_LOG("%s: %s", path, strerror(errno));
+	EXPECT_EQ(0, pci_unbind(bdf));
 }
 
 /*

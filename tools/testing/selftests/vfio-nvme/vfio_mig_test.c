@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vfio_nvme.h"
@@ -324,6 +325,49 @@ TEST_F(mig, bad_stream_is_rejected)
 	free(stream);
 }
 
+/*
+ * A VF's resources can change while it stays bound (Virtualization
+ * Management while its controller is offline): VF 3 of the destination
+ * drive is bound while offline with none, then given 2 queue and 1
+ * interrupt resources and brought online.  It must then take the source's
+ * stream: the driver looks at the VF when the data file is made, not at
+ * probe.
+ */
+TEST_F(mig, resources_given_after_bind_are_seen)
+{
+	struct nvme_pf *pf = &self->p.pf[1];
+	struct nvme_secondary_ctrl sc;
+	struct vfio_dev d3 = { .fd = -1 };
+	uint8_t *stream;
+	size_t len;
+	char bdf[BDF_LEN];
+
+	ASSERT_EQ(0, nvme_pf_sec_ctrl(pf, 3, &sc));
+	if (sc.scs & 1)
+		SKIP(return, "VF 3 of %s is online: the rig keeps it offline", pf->bdf);
+	ASSERT_EQ(0, nvme_pf_vf_bdf(pf, 3, bdf));
+	ASSERT_EQ(0, pci_bind(bdf, DRIVER));
+	ASSERT_EQ(0, nvme_pf_vf_online(pf, 3, 2, 1));
+	ASSERT_EQ(0, vfio_dev_open_in(&self->p.ctr, bdf, &d3));
+
+	ASSERT_EQ(0, vfio_mig_save(&self->p.dev[0], &stream, &len));
+	EXPECT_EQ(0, vfio_mig_load(&d3, stream, len, 4096));
+	free(stream);
+	/* only one of the two may run the queues: the source */
+	EXPECT_EQ(0, ioctl(d3.fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(0, vfio_mig_set(&self->p.dev[0], S_RUNNING, NULL));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
+
+	/* back as the rig prepared it: offline, no resources */
+	vfio_dev_close(&d3);
+	pci_unbind(bdf);
+	ASSERT_EQ(0, nvme_pf_vf_offline(pf, 3));
+	ASSERT_EQ(0, nvme_pf_virt_mgmt(pf, NVME_VIRT_MGMT_ACT_ASSIGN_SEC_CTRL,
+				       NVME_VIRT_MGMT_RT_VQ_RESOURCE, le16toh(sc.scid), 0));
+	ASSERT_EQ(0, nvme_pf_virt_mgmt(pf, NVME_VIRT_MGMT_ACT_ASSIGN_SEC_CTRL,
+				       NVME_VIRT_MGMT_RT_VI_RESOURCE, le16toh(sc.scid), 0));
+}
+
 /* a Suspend the PF fails for an unknown reason leaves ERROR, and reset recovers */
 TEST_F(mig, pf_failure_means_error_state)
 {
@@ -589,6 +633,71 @@ TEST_F(mig, dma_logging_failed_stop_is_reported_and_start_recovers)
 	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET));
 	EXPECT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
 	EXPECT_EQ(0, vfio_dma_log_stop(d));
+}
+
+#define TRACE_EV	"/sys/kernel/tracing/events/nvme_vfio_pci/nvmevf_lm_cmd/enable"
+
+/* nvmevf_lm_cmd events with "op=<op>" since the trace was cleared, or -errno */
+static int trace_count(const char *op)
+{
+	char want[64], line[512];
+	int n = 0;
+	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
+
+	if (!f)
+		return -errno;
+	snprintf(want, sizeof(want), "op=%s ", op);
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, want);
+	fclose(f);
+	return n;
+}
+
+/*
+ * A DMA_LOGGING_REPORT costs Track Receive commands on the PF's shared
+ * admin queue only for the tracked memory it covers: one command for one
+ * tracked page, whatever the report's size or where it lies, including a
+ * range at the top of the IOVA space.  Debug kernel only, as above.
+ */
+TEST_F(mig, dma_logging_report_costs_only_tracked_memory)
+{
+	struct vfio_dev *d = &self->p.dev[0];
+	uint64_t ranges[1][2] = { { self->p.buf[0].iova, 4096 } };
+	uint64_t pgsize = 4096, big = 1ULL << 40;
+	size_t bmlen = big / 4096 / 8;
+	uint64_t *bm;
+	int n;
+	struct vfio_device_feature probe = {
+		.argsz = sizeof(probe),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	};
+
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
+		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	if (access(TRACE_EV, W_OK))
+		SKIP(return, "no tracefs at /sys/kernel/tracing");
+	/* 32 MiB of bitmap, touched only where a bit is set */
+	bm = mmap(NULL, bmlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+		  MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, bm);
+	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	ASSERT_EQ(0, sysfs_write(TRACE_EV, "1"));
+
+	/* events are counted before and after each report */
+	n = trace_count("memory changes");
+	EXPECT_EQ(0, vfio_dma_log_report(d, 0, big, 4096, bm));
+	EXPECT_GE(1, trace_count("memory changes") - n) TH_LOG("report of [0, 1 TiB)");
+	n = trace_count("memory changes");
+	EXPECT_EQ(0, vfio_dma_log_report(d, 0xfffffffff8000000ULL, 0x7fff000, 4096, bm));
+	EXPECT_EQ(0, trace_count("memory changes") - n) TH_LOG("report at the top of the space");
+	n = trace_count("memory changes");
+	EXPECT_EQ(0, vfio_dma_log_report(d, self->p.buf[0].iova, 4096, 4096, bm));
+	EXPECT_EQ(1, trace_count("memory changes") - n) TH_LOG("report of the tracked page");
+
+	ASSERT_EQ(0, sysfs_write(TRACE_EV, "0"));
+	EXPECT_EQ(0, vfio_dma_log_stop(d));
+	munmap(bm, bmlen);
 }
 
 /* each operation on the PF is a trace event; debugfs shows the state */

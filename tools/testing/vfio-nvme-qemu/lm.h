@@ -5,6 +5,9 @@
  * migratable controllers are its secondary controllers (the VFs).  See
  * Documentation/driver-api/vfio-nvme-qemu.rst in the nvme-vfio-pci project.
  *
+ * What nvme.h and ctrl.c see of lm*.c and lbas.c; lm-internal.h declares
+ * what the lm*.c files share among themselves.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 

@@ -1,0 +1,67 @@
+/*
+ * QEMU NVM Express: host managed live migration (NVMe TP4159),
+ * fault injection
+ *
+ * A vendor specific admin command of this model, for tests only: make the
+ * next TP4159 command(s) with a given opcode and select fail with a given
+ * status, or complete late.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "lm-internal.h"
+
+void nvme_lm_delayed_complete(void *opaque)
+{
+    NvmeCtrl *n = opaque;
+    NvmeRequest *req = n->lm.delayed_req;
+
+    n->lm.delayed_req = NULL;
+    if (req) {
+        nvme_enqueue_req_completion(n->cq[req->sq->cqid], req);
+    }
+}
+
+uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint32_t dw10 = le32_to_cpu(req->cmd.cdw10);
+    uint32_t dw11 = le32_to_cpu(req->cmd.cdw11);
+    uint32_t dw12 = le32_to_cpu(req->cmd.cdw12);
+    uint32_t dw13 = le32_to_cpu(req->cmd.cdw13);
+
+    if (dw11 > NVME_LM_FAULT_DELAY) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    n->lm.fault = (NvmeLmFault) {
+        .opcode = dw10 & 0xff,
+        .sel = (dw10 >> 8) & 0xff,
+        .action = dw11,
+        .status = dw12 & 0xffff,
+        .delay_ms = dw12,
+        .count = dw11 ? MAX(dw13, 1) : 0,
+    };
+    return NVME_SUCCESS;
+}
+
+bool nvme_lm_fault_hit(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeLmFault *f = &n->lm.fault;
+
+    if (!f->count || f->opcode != req->cmd.opcode ||
+        (f->sel != 0xff && f->sel != lm_sel(req))) {
+        return false;
+    }
+    f->count--;
+    return true;
+}
+
+/* complete req with status after the fault's delay */
+uint16_t nvme_lm_fault_delay(NvmeCtrl *n, NvmeRequest *req, uint16_t status)
+{
+    req->status = status;
+    n->lm.delayed_req = req;
+    timer_mod(n->lm.delay_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+              n->lm.fault.delay_ms);
+    return NVME_NO_COMPLETE;
+}

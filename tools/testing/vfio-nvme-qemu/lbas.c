@@ -13,7 +13,7 @@
 
 #include "qemu/osdep.h"
 #include "block/block.h"
-#include "sysemu/block-backend.h"
+#include "system/block-backend.h"
 #include "nvme.h"
 
 /* tracking granularity: TLBAAG is this in logical blocks */

@@ -480,11 +480,11 @@ static uint16_t nvme_lm_parse(NvmeCtrl *sn, const uint8_t *buf, uint32_t len,
         }
         for (int i = 0; i < le16_to_cpu(p->r->nns); i++) {
             uint32_t nsid = le32_to_cpu(p->ns[i].nsid);
-            NvmeNamespace *ns = sn->subsys && nsid <= NVME_MAX_NAMESPACES ?
-                                nvme_subsys_ns(sn->subsys, nsid) : NULL;
+            NvmeNamespace *dns = sn->subsys && nsid <= NVME_MAX_NAMESPACES ?
+                                 nvme_subsys_ns(sn->subsys, nsid) : NULL;
 
-            if (!ns || ns->lbasz != le32_to_cpu(p->ns[i].lbads) ||
-                le64_to_cpu(ns->id_ns.nsze) < le64_to_cpu(p->ns[i].nsze)) {
+            if (!dns || dns->lbasz != le32_to_cpu(p->ns[i].lbads) ||
+                le64_to_cpu(dns->id_ns.nsze) < le64_to_cpu(p->ns[i].nsze)) {
                 LM_BAD("namespace %u missing or smaller on the destination",
                        nsid);
             }

@@ -141,6 +141,17 @@ void nvme_lm_ctrl_reset(NvmeCtrl *n, int rst)
             n->lm.set_buf = NULL;
             n->lm.set_len = 0;
         }
+        /*
+         * Clearing VF Enable (or resetting the PF) no longer destroys the
+         * VFs (QEMU 7.2 did): they are reset with the function disabled.
+         * Forget the memory change tracking then, as a new VF would.
+         */
+        if (!n->parent_obj.enabled && n->lm.dirty) {
+            n->lm.track_mem = false;
+            n->lm.track_gran_bits = 0;
+            n->lm.nranges = 0;
+            g_hash_table_remove_all(n->lm.dirty);
+        }
         return;
     }
     /* resetting the primary controller deletes its CDQs */
@@ -164,7 +175,7 @@ void nvme_lm_init_ctrl(NvmeCtrl *n)
         return;
     }
     /* shadow doorbells live in host memory the state does not carry */
-    n->id_ctrl.oacs &= ~cpu_to_le16(NVME_OACS_DBBUF);
+    n->id_ctrl.oacs &= ~cpu_to_le16(NVME_OACS_DBCS);
     if (!nvme_lm_cmd_supported(n, NVME_ADM_CMD_MIGRATION_SEND)) {
         return;
     }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Fetch the VMM that qemu_migration_test runs inside the guest: QEMU 10.0 from
-# bookworm-backports (the rig's own QEMU 7.2 predates VFIO migration v2), and the
+# Fetch the VMM that qemu_migration_test runs inside the guest: Debian's binary QEMU 10.0
+# from bookworm-backports (the rig's own QEMU is the same version plus the TP4159 device), and the
 # libraries and firmware it needs that the host lacks, unpacked with dpkg -x
 # under $B/vmm.  The host's apt configuration and packages are left alone: apt
 # runs with a source list, package lists and archive directory of our own.

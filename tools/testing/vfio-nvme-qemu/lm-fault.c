@@ -4,7 +4,12 @@
  *
  * A vendor specific admin command of this model, for tests only: make the
  * next TP4159 command(s) with a given opcode and select fail with a given
- * status, or complete late.
+ * status, complete late, or complete without the CSUP bit in completion
+ * dword 0 (as implementations that report "suspended" only in the state
+ * header do), after letting a given number of them through.
+ *
+ * CDW10: opcode, select (bits 15:8, FFh any); CDW11: action; CDW12: status
+ * or delay in ms; CDW13: count (at least 1); CDW14: commands to skip.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -29,8 +34,9 @@ uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
     uint32_t dw11 = le32_to_cpu(req->cmd.cdw11);
     uint32_t dw12 = le32_to_cpu(req->cmd.cdw12);
     uint32_t dw13 = le32_to_cpu(req->cmd.cdw13);
+    uint32_t dw14 = le32_to_cpu(req->cmd.cdw14);
 
-    if (dw11 > NVME_LM_FAULT_DELAY) {
+    if (dw11 > NVME_LM_FAULT_NO_CSUP) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
     n->lm.fault = (NvmeLmFault) {
@@ -40,6 +46,7 @@ uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
         .status = dw12 & 0xffff,
         .delay_ms = dw12,
         .count = dw11 ? MAX(dw13, 1) : 0,
+        .skip = dw14,
     };
     return NVME_SUCCESS;
 }
@@ -50,6 +57,10 @@ bool nvme_lm_fault_hit(NvmeCtrl *n, NvmeRequest *req)
 
     if (!f->count || f->opcode != req->cmd.opcode ||
         (f->sel != 0xff && f->sel != lm_sel(req))) {
+        return false;
+    }
+    if (f->skip) {
+        f->skip--;
         return false;
     }
     f->count--;

@@ -582,8 +582,14 @@ static void nvme_lm_apply(NvmeCtrl *sn, const NvmeLmParsed *p)
         sn->features.hbs.etdas = r->hbs_etdas;
         sn->features.hbs.lbafee = r->hbs_lbafee;
         sn->host_timestamp = le64_to_cpu(r->host_timestamp);
-        sn->timestamp_set_qemu_clock_ms = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL)
-                                          - le64_to_cpu(r->timestamp_age_ms);
+        /*
+         * The state's clock stops while the controller is suspended: it
+         * stopped on the source at Suspend, and here it stops now, so the
+         * state reads back as it was applied until Resume starts it again.
+         */
+        sn->lm.suspended_ms = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
+        sn->timestamp_set_qemu_clock_ms = sn->lm.suspended_ms -
+                                          le64_to_cpu(r->timestamp_age_ms);
         sn->aer_mask = r->aer_mask;
         for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
             if (r->changed_nsids[(i - 1) / 8] & (1 << ((i - 1) % 8))) {

@@ -67,7 +67,7 @@ bool nvme_lm_cmd_supported(NvmeCtrl *n, uint8_t opcode)
 uint16_t nvme_lm_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
 {
     uint16_t status;
-    bool delay = false;
+    bool delay = false, no_csup = false;
 
     if (!nvme_lm_cmd_supported(n, req->cmd.opcode)) {
         return NVME_INVALID_OPCODE | NVME_DNR;
@@ -79,7 +79,8 @@ uint16_t nvme_lm_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
         if (n->lm.fault.action == NVME_LM_FAULT_STATUS) {
             return n->lm.fault.status;
         }
-        delay = !n->lm.delayed_req;
+        no_csup = n->lm.fault.action == NVME_LM_FAULT_NO_CSUP;
+        delay = n->lm.fault.action == NVME_LM_FAULT_DELAY && !n->lm.delayed_req;
     }
 
     switch (req->cmd.opcode) {
@@ -123,6 +124,9 @@ uint16_t nvme_lm_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
         status = NVME_INVALID_OPCODE | NVME_DNR;
     }
 
+    if (no_csup) {
+        req->cqe.result = 0;
+    }
     if (delay) {
         return nvme_lm_fault_delay(n, req, status);
     }

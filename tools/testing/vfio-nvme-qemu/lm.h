@@ -72,12 +72,14 @@ typedef struct NvmeLmFault {
     uint16_t    status;
     uint32_t    delay_ms;
     uint32_t    count;
+    uint32_t    skip;           /* matching commands to let through first */
 } NvmeLmFault;
 
 enum {
-    NVME_LM_FAULT_CLEAR  = 0,
-    NVME_LM_FAULT_STATUS = 1,   /* complete with the given status */
-    NVME_LM_FAULT_DELAY  = 2,   /* complete normally after a delay */
+    NVME_LM_FAULT_CLEAR   = 0,
+    NVME_LM_FAULT_STATUS  = 1,  /* complete with the given status */
+    NVME_LM_FAULT_DELAY   = 2,  /* complete normally after a delay */
+    NVME_LM_FAULT_NO_CSUP = 3,  /* complete normally, completion dword 0 clear */
 };
 
 typedef struct NvmeLmRange {

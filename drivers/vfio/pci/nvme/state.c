@@ -60,11 +60,14 @@ int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		      size_t len)
 {
+	const struct nvme_lm_ctrl_state_hdr *hdr = (void *)buf;
+	bool csup = false, suspended;
 	size_t off, n, saved;
-	bool suspended = false;
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
+	if (len < sizeof(*hdr))
+		return -EIO;
 	for (off = 0; off < len; off += n) {
 		u64 start = ktime_get_ns();
 
@@ -75,12 +78,21 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		nvmevf_trace_lm(nvmevf_dev, "get state", off, n, start, ret);
 		if (ret)
 			return ret;
-		if (!suspended)
-			return -EIO;
+		csup |= suspended;
+	}
+	/*
+	 * A state is only valid from a suspended controller.  Sources
+	 * disagree on where the controller says so: Linux's TP4159 proposal
+	 * reads completion dword 0 (CSUP), another implementation sets only
+	 * the state header's CSATTR bit.  Either is taken.
+	 */
+	if (!csup && !(hdr->csattr & NVME_LM_CSATTR_SUSPENDED)) {
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "controller state read from a controller not suspended\n");
+		return -EIO;
 	}
 	/* the state read must be the one whose size was read before */
-	if (len < sizeof(struct nvme_lm_ctrl_state_hdr) ||
-	    !nvmevf_state_bytes((void *)buf, &saved) || saved != len) {
+	if (!nvmevf_state_bytes(hdr, &saved) || saved != len) {
 		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
 				    "controller state changed size while it was read\n");
 		return -EIO;

@@ -264,6 +264,38 @@ TEST_F(mig, state_moves_between_pfs)
 	EXPECT_EQ(self->p.scid[1], le16toh(((struct nvme_id_ctrl *)self->p.buf[0].va)->cntlid));
 }
 
+/*
+ * A state applied to a suspended controller reads back as the same bytes:
+ * the destination's clock for the state (the timestamp's age) stops when
+ * the state is applied, not when the destination was suspended earlier.
+ */
+TEST_F(mig, applied_state_reads_back_unchanged)
+{
+	struct nvme_pf *src = &self->p.pf[0], *dst = &self->p.pf[1];
+	uint8_t *state, *back;
+	uint32_t len, len2;
+
+	ASSERT_EQ(0, lm_suspend(src, self->p.scid[0], 1, false));
+	ASSERT_EQ(0, lm_get_state_all(src, self->p.scid[0], 4096, &state, &len));
+	ASSERT_EQ(0, vfio_pci_enable_dma(&self->p.dev[1]));
+	ASSERT_EQ(0, lm_suspend(dst, self->p.scid[1], 1, false));
+	usleep(300000);		/* the destination has been suspended a while */
+	ASSERT_EQ(0, lm_set_state_all(dst, self->p.scid[1], 4096, state, len));
+	ASSERT_EQ(0, lm_get_state_all(dst, self->p.scid[1], 4096, &back, &len2));
+	ASSERT_EQ(len, len2);
+	for (uint32_t i = 0; i < len; i++) {
+		EXPECT_EQ(state[i], back[i]) TH_LOG("byte %u of %u", i, len);
+		if (state[i] != back[i])
+			break;
+	}
+	free(state);
+	free(back);
+	/* only one of the two runs the queues: the source */
+	ASSERT_EQ(0, ioctl(self->p.dev[1].fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, lm_resume(src, self->p.scid[0]));
+	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
+}
+
 /* a source suspended for a migration that is then abandoned resumes in place */
 TEST_F(mig, aborted_migration_resumes_on_source)
 {

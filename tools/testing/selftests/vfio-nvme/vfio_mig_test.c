@@ -368,6 +368,81 @@ TEST_F(mig, resources_given_after_bind_are_seen)
 				       NVME_VIRT_MGMT_RT_VI_RESOURCE, le16toh(sc.scid), 0));
 }
 
+/*
+ * PRE_COPY_P2P -> STOP_COPY fails on the PF's first state chunk (the size
+ * read before it goes through): the device stays in PRE_COPY_P2P, the data
+ * file gives nothing new (no byte the device did not write), and the arc
+ * tried again gives a stream the destination takes.  If the PF fails with
+ * an unknown status, the device goes to ERROR and the file is dead.
+ */
+TEST_F(mig, failed_stop_copy_leaks_nothing_and_retries)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	struct nvme_pf *pf = &self->p.pf[0];
+	uint8_t *stream = NULL, b[64];
+	size_t len = 0;
+	int fd;
+
+	nvme_drv_pattern(self->p.buf[0].va, 80, 2);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 80, self->p.buf[0].iova));
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY, &fd));
+	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, lm_fault_after(pf, LM_OPC_MIG_RECV, 0xff, LM_FAULT_STATUS,
+				    LM_SC_INVALID_FIELD, 1, 1));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(src, S_STOP_COPY, NULL));
+	EXPECT_EQ(S_PRE_COPY_P2P, vfio_mig_get(src));
+	EXPECT_EQ(-1, read(fd, b, sizeof(b)));
+	EXPECT_EQ(ENOMSG, errno);
+
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP_COPY, NULL));
+	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP, NULL));
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	EXPECT_EQ(0, vfio_mig_load(dst, stream, len, 4096));
+	free(stream);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 80, 1, 2));
+
+	/* an unknown failure: ERROR, and the file gives nothing at all */
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, lm_fault_after(pf, LM_OPC_MIG_RECV, 0xff, LM_FAULT_STATUS,
+				    LM_SC_INTERNAL, 1, 1));
+	EXPECT_EQ(-EIO, vfio_mig_set(src, S_STOP_COPY, NULL));
+	EXPECT_EQ(S_ERROR, vfio_mig_get(src));
+	EXPECT_EQ(-1, read(fd, b, sizeof(b)));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	ASSERT_EQ(0, ioctl(src->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
+}
+
+/*
+ * A PF that says "suspended" only in the state header's CSATTR bit, not in
+ * completion dword 0 (sources disagree; some implementations do): the
+ * state is taken, and the destination loads it.
+ */
+TEST_F(mig, suspended_in_state_header_only)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_MIG_RECV, 0xff, LM_FAULT_NO_CSUP, 0, 64));
+	EXPECT_EQ(0, vfio_mig_save(src, &stream, &len));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_MIG_RECV, 0xff, LM_FAULT_CLEAR, 0, 0));
+	if (!len)
+		return;
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	EXPECT_EQ(0, vfio_mig_load(dst, stream, len, 4096));
+	free(stream);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, ioctl(src->fd, VFIO_DEVICE_RESET));
+}
+
 /* a Suspend the PF fails for an unknown reason leaves ERROR, and reset recovers */
 TEST_F(mig, pf_failure_means_error_state)
 {

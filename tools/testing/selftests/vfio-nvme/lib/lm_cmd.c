@@ -132,8 +132,14 @@ int lm_track_recv(struct nvme_pf *pf, uint16_t cntlid, uint64_t start, bool clea
 int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
 	     uint32_t arg, uint32_t count)
 {
+	return lm_fault_after(pf, opcode, sel, action, arg, count, 0);
+}
+
+int lm_fault_after(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
+		   uint32_t arg, uint32_t count, uint32_t skip)
+{
 	return lm_cmd(pf, LM_OPC_FAULT, (uint32_t)sel << 8 | opcode, action, arg, count,
-		      0, 0, NULL, 0, NULL);
+		      skip, 0, NULL, 0, NULL);
 }
 
 int lm_cdq_create(struct nvme_pf *pf, uint8_t qt, bool pc, uint16_t cntlid,

@@ -59,8 +59,24 @@ int lm_set_state_all(struct nvme_pf *pf, uint16_t cntlid, uint32_t chunk,
 int lm_track_memory(struct nvme_pf *pf, uint16_t cntlid, bool start, uint8_t gran_bits);
 int lm_track_recv(struct nvme_pf *pf, uint16_t cntlid, uint64_t start, bool clear,
 		  void *bitmap, uint32_t len, uint32_t *count);
+/*
+ * The emulated device's fault injection: the next count commands of opcode
+ * (and select sel, 0xff any) get action: LM_FAULT_STATUS completes with
+ * status arg, LM_FAULT_DELAY completes arg ms late, LM_FAULT_NO_CSUP
+ * completes normally with completion dword 0 clear.  lm_fault_after()
+ * lets skip matching commands through first.
+ */
+enum {
+	LM_FAULT_CLEAR		= 0,
+	LM_FAULT_STATUS		= 1,
+	LM_FAULT_DELAY		= 2,
+	LM_FAULT_NO_CSUP	= 3,
+};
+
 int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
 	     uint32_t arg, uint32_t count);
+int lm_fault_after(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,
+		   uint32_t arg, uint32_t count, uint32_t skip);
 /* Controller Data Queue of type qt for cntlid (no memory: the misuse tests) */
 int lm_cdq_create(struct nvme_pf *pf, uint8_t qt, bool pc, uint16_t cntlid,
 		  uint32_t dwords, uint16_t *cdqid);

@@ -376,7 +376,7 @@ int nvme_lm_mem_track_caps(struct nvme_lm_vf *lm, struct nvme_lm_mem_track_caps 
 		caps->min_gran_bits = id[NVME_ID_CTRL_MINMRTG_OFFSET];
 		caps->max_gran_bits = id[NVME_ID_CTRL_MAXMRTG_OFFSET];
 		caps->max_ranges = get_unaligned_le16(id + NVME_ID_CTRL_CMMRTD_OFFSET);
-		if (caps->min_gran_bits < PAGE_SHIFT ||
+		if (caps->min_gran_bits < PAGE_SHIFT || caps->max_gran_bits > 63 ||
 		    caps->min_gran_bits > caps->max_gran_bits || !caps->max_ranges)
 			ret = -EOPNOTSUPP;
 	}
@@ -463,6 +463,9 @@ EXPORT_SYMBOL_GPL(nvme_lm_track_recv);
  * @head: next entry to read
  * @phase: phase tag of entries not read yet
  * @cdqid: Controller Data Queue ID
+ * @gen: the PF controller's generation (nvme_pci_lm_generation()) it was
+ *	created in: a reset deletes every queue, and a later queue may get
+ *	the same @cdqid, even for another VF
  * @orphan: on the VF's list of queues whose delete failed, to delete again
  */
 struct nvme_lm_udmq {
@@ -473,8 +476,15 @@ struct nvme_lm_udmq {
 	u32 head;
 	u8 phase;
 	u16 cdqid;
+	u32 gen;
 	struct list_head orphan;
 };
+
+/* the controller was reset since @q was created: @q->cdqid names nothing of ours */
+static bool nvme_lm_udmq_stale(struct nvme_lm_udmq *q)
+{
+	return nvme_pci_lm_generation(q->lm->ctrl) != q->gen;
+}
 
 static size_t nvme_lm_udmq_size(struct nvme_lm_udmq *q)
 {
@@ -491,6 +501,9 @@ static int nvme_lm_udmq_destroy(struct nvme_lm_udmq *q)
 	 * No Track Send stop first: deleting the queue ends logging into it,
 	 * and a suspended controller refuses Track Send.
 	 */
+	/* a reset deleted it, and its ID may be another VF's queue now */
+	if (nvme_lm_udmq_stale(q))
+		goto free;
 	c.common.opcode = nvme_admin_cdq;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
 	c.common.cdw11 = cpu_to_le32(q->cdqid);
@@ -498,6 +511,7 @@ static int nvme_lm_udmq_destroy(struct nvme_lm_udmq *q)
 	/* the controller may still own the memory: never free or reuse it then */
 	if (ret && ret != -ENOENT)
 		return ret;
+free:
 	dma_free_coherent(q->lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
 	kfree(q);
 	return 0;
@@ -582,6 +596,7 @@ struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 		return ERR_PTR(-ENOMEM);
 	}
 
+	q->gen = nvme_pci_lm_generation(lm->ctrl);
 	memset(&c, 0, sizeof(c));
 	c.common.opcode = nvme_admin_cdq;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_CREATE,
@@ -617,6 +632,8 @@ int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start)
 	u8 lact = start ? NVME_LM_LACT_START : NVME_LM_LACT_STOP;
 	struct nvme_command c = {};
 
+	if (nvme_lm_udmq_stale(q))
+		return -ENOENT;
 	c.common.opcode = nvme_admin_track_send;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_TRACK_USER_DATA, lact));
 	c.common.cdw11 = cpu_to_le32(q->cdqid);
@@ -634,6 +651,8 @@ static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
 	__le32 *fid_data;
 	int ret;
 
+	if (nvme_lm_udmq_stale(q))
+		return -ENOENT;
 	fid_data = kzalloc(2 * sizeof(*fid_data), GFP_KERNEL);
 	if (!fid_data)
 		return -ENOMEM;
@@ -660,8 +679,9 @@ static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
  * checks that the controller still has the queue.
  *
  * Return: 0, or a negative errno if the head pointer could not be updated
- * or the queue is gone (-ENOENT, e.g. after a controller reset of the PF):
- * the queue is then no longer usable and changes may have been missed.
+ * or the queue is gone (-ENOENT, e.g. after a controller reset of the PF,
+ * which the handle knows without asking the PF): the queue is then no
+ * longer usable and changes may have been missed.
  */
 int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
 		      unsigned int max, unsigned int *nread)
@@ -685,6 +705,8 @@ int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries
 	*nread = n;
 	if (!n)
 		return nvme_lm_udmq_check(q);
+	if (nvme_lm_udmq_stale(q))
+		return -ENOENT;
 	c.features.opcode = nvme_admin_set_features;
 	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
 	c.features.dword11 = cpu_to_le32(q->cdqid);

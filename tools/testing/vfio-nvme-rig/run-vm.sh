@@ -21,7 +21,7 @@ set -uo pipefail
 MODE=$1 LOG=$2
 KERNEL=${VM_KERNEL:-$KROOT/boot/vmlinuz-$KREL}
 INITRD=${VM_INITRD:-$B/initramfs.cpio.gz}
-TIMEOUT=${TIMEOUT:-600}
+TIMEOUT=${TIMEOUT:-900}
 DISK_MB=${DISK_MB:-64}
 
 # namespace 1: the drive's own disk (local storage, migrated by copying; discards

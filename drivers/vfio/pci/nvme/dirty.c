@@ -66,8 +66,11 @@ static int nvmevf_log_start(struct vfio_device *vdev,
 		u64 start = round_down(node->start, 1ULL << gran);
 		u64 end;
 
-		/* the last granule must end below 2^64 */
-		if ((u64)node->last > U64_MAX - (1ULL << gran)) {
+		/*
+		 * The last granule, and the rest of the dword of the PF's
+		 * bitmap it is in (32 granules), must end below 2^64.
+		 */
+		if (gran > 58 || (u64)node->last > U64_MAX - (32ULL << gran)) {
 			ret = -EINVAL;
 			goto out_free;
 		}

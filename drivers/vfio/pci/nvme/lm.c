@@ -120,6 +120,7 @@ static int nvmevf_release_file(struct inode *inode, struct file *filp)
 
 	nvmevf_disable_fd(migf);
 	mutex_destroy(&migf->lock);
+	put_device(migf->dev);
 	kvfree(migf->buf);
 	kfree(migf);
 	return 0;
@@ -214,7 +215,7 @@ static int nvmevf_check_hdr(struct nvmevf_migration_file *migf,
 			    const struct nvmevf_mig_hdr *src)
 {
 	const struct nvmevf_mig_hdr *here = &migf->compat;
-	struct device *dev = nvmevf_dev_of(migf->nvmevf_dev);
+	struct device *dev = migf->dev;
 
 	if (le32_to_cpu(src->magic) != NVMEVF_MIG_MAGIC ||
 	    le16_to_cpu(src->version) != NVMEVF_MIG_VERSION) {
@@ -332,7 +333,7 @@ static ssize_t nvmevf_resume_write(struct file *filp, const char __user *buf,
 	migf->len += len;
 	ret = nvmevf_resume_parse(migf);
 	if (ret) {
-		dev_err_ratelimited(nvmevf_dev_of(migf->nvmevf_dev),
+		dev_err_ratelimited(migf->dev,
 				    "rejected migration stream at byte %zu: %d\n",
 				    migf->parsed, ret);
 		/* the stream is unusable from here on */
@@ -371,6 +372,7 @@ nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
 	}
 	migf->filp = filp;
 	migf->nvmevf_dev = nvmevf_dev;
+	migf->dev = get_device(nvmevf_dev_of(nvmevf_dev));
 	mutex_init(&migf->lock);
 	stream_open(filp->f_inode, filp);
 	return migf;
@@ -389,8 +391,11 @@ static int nvmevf_migf_describe(struct nvmevf_migration_file *migf)
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
 	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	/* a PF busy or resetting: try again; a PF that cannot migrate: say so */
+	if (ret == -EIO || ret == -EINTR || ret == -ETIMEDOUT || ret == -ESTALE)
+		return -EAGAIN;
 	if (ret)
-		return ret == -ENOMEM ? ret : -EAGAIN;
+		return ret;
 	migf->compat = nvmevf_dev->compat;
 	return 0;
 }
@@ -605,7 +610,8 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 static bool nvmevf_error_is_clean(int err)
 {
 	return err == -EINVAL || err == -EPROTO || err == -EBUSY ||
-	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC || err == -EAGAIN;
+	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC || err == -EAGAIN ||
+	       err == -EOPNOTSUPP;
 }
 
 static struct file *
@@ -793,6 +799,7 @@ int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev)
 		return ret;
 	mutex_init(&nvmevf_dev->state_mutex);
 	spin_lock_init(&nvmevf_dev->reset_lock);
+	nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	nvmevf_dev->core_device.vdev.migration_flags =
 		VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 		VFIO_MIGRATION_PRE_COPY;

@@ -30,9 +30,17 @@ static int nvmevf_pci_open_device(struct vfio_device *core_vdev)
 
 	if (nvmevf_dev->lm) {
 		mutex_lock(&nvmevf_dev->state_mutex);
-		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
-		nvmevf_dev->last_errno = 0;
+		/* a close that could not resume the controller left ERROR */
+		ret = nvmevf_mig_resume_locked(nvmevf_dev);
+		if (!ret) {
+			nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+			nvmevf_dev->last_errno = 0;
+		}
 		nvmevf_state_mutex_unlock(nvmevf_dev);
+		if (ret) {
+			vfio_pci_core_disable(vdev);
+			return ret;
+		}
 	}
 	vfio_pci_core_finish_enable(vdev);
 	return 0;
@@ -57,8 +65,9 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 	 */
 	if (nvmevf_dev->lm) {
 		mutex_lock(&nvmevf_dev->state_mutex);
-		nvmevf_mig_resume_locked(nvmevf_dev);
-		nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_dev->mig_state = nvmevf_mig_resume_locked(nvmevf_dev) ?
+					VFIO_DEVICE_STATE_ERROR :
+					VFIO_DEVICE_STATE_RUNNING;
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 	}
 }

@@ -33,7 +33,9 @@ struct nvmevf_dirty_range {
  * @filp: the anonymous inode file
  * @lock: serializes read/write/ioctl and the state machine's use of @buf
  * @disabled: the state machine left this file's state; I/O fails with -ENODEV
- * @nvmevf_dev: the device it belongs to
+ * @nvmevf_dev: the device it belongs to; the file can outlive it, so file
+ *	operations never dereference it
+ * @dev: the VF's struct device, pinned while the file lives, for logging
  * @compat: the VF when the file was created: saving, the stream header;
  *	resuming, what the source's header is checked against
  * @buf: saving: the stream produced so far; resuming: the bytes received
@@ -54,6 +56,7 @@ struct nvmevf_migration_file {
 	struct mutex lock; /* serializes I/O on the file and use of @buf */
 	bool disabled;
 	struct nvmevf_pci_core_device *nvmevf_dev;
+	struct device *dev;
 	struct nvmevf_mig_hdr compat;
 	u8 *buf;
 	size_t len;

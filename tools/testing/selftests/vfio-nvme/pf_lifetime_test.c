@@ -24,6 +24,7 @@
 #include "vfio_mig.h"
 #include "nvme_drv.h"
 #include "lba_log.h"
+#include "lm_cmd.h"
 #include "../kselftest_harness.h"
 
 #define NSID		1
@@ -156,6 +157,54 @@ TEST_F(pf, controller_reset_while_suspended)
 	ASSERT_EQ(0, vfio_mig_load(&self->dev, stream, len, 4096));
 	free(stream);
 	EXPECT_EQ(0, vf_io_works(self, 12, 3));
+}
+
+/*
+ * VF 1's LBA log queue could not be deleted (the PF failed the command), so
+ * the PF helper keeps it to delete again later.  Then the PF is reset,
+ * which deletes every queue, and VF 2 starts logging, getting a queue ID
+ * the PF may reuse.  VF 1's next START must not delete by that old ID:
+ * VF 2's log keeps working.
+ */
+TEST_F(pf, stale_queue_of_one_vf_spares_another)
+{
+	struct vfio_nvme_lba_change rec[8];
+	char path[128], bdf2[BDF_LEN];
+	struct vfio_dev d2 = { .fd = -1 };
+	int log2, ret;
+
+	self->log = vfio_lba_log_start(&self->dev, 64);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(0, lm_fault(&self->pf, LM_OPC_CDQ, 1, LM_FAULT_STATUS, LM_SC_INTERNAL, 1));
+	EXPECT_EQ(-EIO, vfio_lba_log_stop(&self->dev));
+	close(self->log);
+	self->log = -1;
+
+	ASSERT_EQ(0, pf_ctrl_attr(&self->pf, "reset_controller", path, sizeof(path)));
+	ASSERT_EQ(0, sysfs_write(path, "1"));
+	ASSERT_EQ(0, pf_wait_live(&self->pf));
+	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
+
+	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 2, bdf2));
+	ASSERT_EQ(0, pci_bind(bdf2, DRIVER));
+	ASSERT_EQ(0, vfio_dev_open(bdf2, &d2));
+	log2 = vfio_lba_log_start(&d2, 64);
+	ASSERT_LE(0, log2);
+
+	self->log = vfio_lba_log_start(&self->dev, 64);
+	ASSERT_LE(0, self->log);
+	while ((ret = vfio_lba_log_read(log2, rec, 8)) > 0)
+		;
+	EXPECT_EQ(0, ret) TH_LOG("VF 2's log: %s", strerror(-ret));
+	/* each deletes its own queue: VF 1's log still works after VF 2's STOP */
+	EXPECT_EQ(0, vfio_lba_log_stop(&d2));
+	close(log2);
+	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
+		;
+	EXPECT_EQ(0, ret) TH_LOG("VF 1's log after VF 2 stopped: %s", strerror(-ret));
+	EXPECT_EQ(0, vfio_lba_log_stop(&self->dev));
+	vfio_dev_close(&d2);
+	pci_unbind(bdf2);
 }
 
 /*

@@ -11,14 +11,7 @@ set -uo pipefail
 
 S=$B/patches
 T=$B/series-check
-result() { # name status output
-	if [ "$2" = 0 ]; then
-		echo "RESULT ok patches: $1"
-	else
-		printf '%s\n' "$3" | sed 's/^/  /' | head -60
-		echo "RESULT not ok patches: $1"
-	fi
-}
+result() { check_result patches "$@"; }
 
 out=$("$RIG/format-patches.sh" "$S" 2>&1); rc=$?
 result "make patches writes the series" $rc "$out"

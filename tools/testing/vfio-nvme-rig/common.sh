@@ -21,4 +21,13 @@ QEMU_BIN=${QEMU_BIN:-$QEMU_BUILD/qemu-system-x86_64}
 J=${J:-$(nproc)}
 
 log() { echo "[$(date +%T)] $*"; }
+# one "RESULT ok|not ok GROUP: NAME" line for tap-summary.sh, the findings above it
+check_result() { # group name status output
+	if [ "$3" = 0 ]; then
+		echo "RESULT ok $1: $2"
+	else
+		printf '%s\n' "$4" | sed 's/^/  /' | head -60
+		echo "RESULT not ok $1: $2"
+	fi
+}
 die() { echo "error: $*" >&2; exit 1; }

@@ -9,14 +9,7 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$TOP"
 
-result() { # name status output
-	if [ "$2" = 0 ]; then
-		echo "RESULT ok lint: $1"
-	else
-		printf '%s\n' "$3" | sed 's/^/  /' | head -60
-		echo "RESULT not ok lint: $1"
-	fi
-}
+result() { check_result lint "$@"; }
 
 CP="$B/linux/scripts/checkpatch.pl --strict --no-tree --quiet --show-types"
 src=$(git ls-files -co --exclude-standard drivers include | grep -E '\.[ch]$' | grep -v '\.mod\.c$')

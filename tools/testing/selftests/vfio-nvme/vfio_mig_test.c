@@ -577,15 +577,10 @@ TEST_F(mig, dma_logging_reports_device_writes)
 	uint64_t ranges[2][2] = { { base, span }, { cq, 4096 } };
 	uint64_t pgsize = 4096, npages = span / 4096, cqbm = 0;
 	uint64_t *bm = calloc((npages + 63) / 64, 8);
-	struct vfio_device_feature probe = {
-		.argsz = sizeof(probe),
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-	};
 
 	ASSERT_NE(NULL, bm);
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
-		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	if (vfio_dma_log_probe(d))
+		SKIP(return, "no DMA logging on this kernel");
 	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 2, &pgsize));
 	EXPECT_EQ(4096, pgsize);
 	EXPECT_EQ(-EBUSY, vfio_dma_log_start(d, ranges, 2, &pgsize));
@@ -646,14 +641,9 @@ TEST_F(mig, dma_logging_page_by_page_reports)
 	uint64_t span = self->p.buf[NBUF - 1].iova + 4096 - base;
 	uint64_t ranges[1][2] = { { base, span } };
 	uint64_t pgsize = 4096, bm;
-	struct vfio_device_feature probe = {
-		.argsz = sizeof(probe),
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-	};
 
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
-		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	if (vfio_dma_log_probe(d))
+		SKIP(return, "no DMA logging on this kernel");
 	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
 	for (int round = 0; round < 2; round++) {
 		/* the device writes every buffer */
@@ -688,14 +678,9 @@ TEST_F(mig, dma_logging_failed_stop_is_reported_and_start_recovers)
 	struct vfio_dev *d = &self->p.dev[0];
 	uint64_t ranges[1][2] = { { self->p.buf[0].iova, 4096 } };
 	uint64_t pgsize = 4096;
-	struct vfio_device_feature probe = {
-		.argsz = sizeof(probe),
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-	};
 
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
-		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	if (vfio_dma_log_probe(d))
+		SKIP(return, "no DMA logging on this kernel");
 	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
 	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_TRACK_SEND, 1, 1, LM_SC_INTERNAL, 1));
 	EXPECT_EQ(-EIO, vfio_dma_log_stop(d));
@@ -742,14 +727,9 @@ TEST_F(mig, dma_logging_report_costs_only_tracked_memory)
 	size_t bmlen = big / 4096 / 8;
 	uint64_t *bm;
 	int n;
-	struct vfio_device_feature probe = {
-		.argsz = sizeof(probe),
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-	};
 
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &probe))
-		SKIP(return, "no DMA logging on this kernel (%s)", strerror(errno));
+	if (vfio_dma_log_probe(d))
+		SKIP(return, "no DMA logging on this kernel");
 	if (access(TRACE_EV, W_OK))
 		SKIP(return, "no tracefs at /sys/kernel/tracing");
 	/* 32 MiB of bitmap, touched only where a bit is set */

@@ -177,6 +177,17 @@ int vfio_dma_log_stop(struct vfio_dev *dev)
 	return ioctl(dev->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
 }
 
+int vfio_dma_log_probe(struct vfio_dev *dev)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	};
+
+	return ioctl(dev->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
 int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t len,
 			uint64_t page_size, uint64_t *bitmap)
 {

@@ -30,6 +30,8 @@ int vfio_mig_load(struct vfio_dev *dev, const uint8_t *stream, size_t len, size_
 int vfio_dma_log_start(struct vfio_dev *dev, const uint64_t (*ranges)[2], int n,
 		       uint64_t *page_size);
 int vfio_dma_log_stop(struct vfio_dev *dev);
+/* whether the device offers DMA logging: 0 or -errno (ENOTTY: no) */
+int vfio_dma_log_probe(struct vfio_dev *dev);
 /* DMA_LOGGING_REPORT of [iova, iova + len) at page_size into bitmap: 0 or -errno */
 int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t len,
 			uint64_t page_size, uint64_t *bitmap);

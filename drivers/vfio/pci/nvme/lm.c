@@ -354,30 +354,6 @@ static const struct file_operations nvmevf_resume_fops = {
 	.release = nvmevf_release_file,
 };
 
-static struct nvmevf_migration_file *
-nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
-{
-	struct nvmevf_migration_file *migf;
-	struct file *filp;
-
-	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
-	if (!migf)
-		return ERR_PTR(-ENOMEM);
-	filp = anon_inode_getfile("nvmevf_mig",
-				  saving ? &nvmevf_save_fops : &nvmevf_resume_fops,
-				  migf, saving ? O_RDONLY : O_WRONLY);
-	if (IS_ERR(filp)) {
-		kfree(migf);
-		return ERR_CAST(filp);
-	}
-	migf->filp = filp;
-	migf->nvmevf_dev = nvmevf_dev;
-	migf->dev = get_device(nvmevf_dev_of(nvmevf_dev));
-	mutex_init(&migf->lock);
-	stream_open(filp->f_inode, filp);
-	return migf;
-}
-
 /*
  * A new data file knows the VF as it is now: its queue and interrupt
  * resources and the PF's state formats can change while the VF stays
@@ -401,21 +377,45 @@ static int nvmevf_migf_describe(struct nvmevf_migration_file *migf)
 }
 
 static struct nvmevf_migration_file *
+nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
+{
+	struct nvmevf_migration_file *migf;
+	struct file *filp;
+	int ret;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	filp = anon_inode_getfile("nvmevf_mig",
+				  saving ? &nvmevf_save_fops : &nvmevf_resume_fops,
+				  migf, saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(filp)) {
+		kfree(migf);
+		return ERR_CAST(filp);
+	}
+	migf->filp = filp;
+	migf->nvmevf_dev = nvmevf_dev;
+	migf->dev = get_device(nvmevf_dev_of(nvmevf_dev));
+	mutex_init(&migf->lock);
+	stream_open(filp->f_inode, filp);
+	ret = nvmevf_migf_describe(migf);
+	if (ret) {
+		fput(filp);
+		return ERR_PTR(ret);
+	}
+	return migf;
+}
+
+static struct nvmevf_migration_file *
 nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 {
 	struct nvmevf_migration_file *migf;
 	u8 *hdr;
-	int ret;
 
 	migf = nvmevf_migf_alloc(nvmevf_dev, true);
 	if (IS_ERR(migf))
 		return migf;
 	migf->precopy = precopy;
-	ret = nvmevf_migf_describe(migf);
-	if (ret) {
-		fput(migf->filp);
-		return ERR_PTR(ret);
-	}
 	hdr = nvmevf_migf_add_rec(migf, NVMEVF_TAG_HEADER, sizeof(migf->compat));
 	if (!hdr) {
 		fput(migf->filp);
@@ -423,23 +423,6 @@ nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 	}
 	memcpy(hdr, &migf->compat, sizeof(migf->compat));
 	nvmevf_migf_seal_rec(hdr);
-	return migf;
-}
-
-static struct nvmevf_migration_file *
-nvmevf_resume_file(struct nvmevf_pci_core_device *nvmevf_dev)
-{
-	struct nvmevf_migration_file *migf;
-	int ret;
-
-	migf = nvmevf_migf_alloc(nvmevf_dev, false);
-	if (IS_ERR(migf))
-		return migf;
-	ret = nvmevf_migf_describe(migf);
-	if (ret) {
-		fput(migf->filp);
-		return ERR_PTR(ret);
-	}
 	return migf;
 }
 
@@ -585,7 +568,7 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	}
 
 	if (cur == VFIO_DEVICE_STATE_STOP && new == VFIO_DEVICE_STATE_RESUMING) {
-		migf = nvmevf_resume_file(nvmevf_dev);
+		migf = nvmevf_migf_alloc(nvmevf_dev, false);
 		return nvmevf_new_file(nvmevf_dev, migf, &nvmevf_dev->resuming_migf);
 	}
 
@@ -720,33 +703,36 @@ static bool nvmevf_may_be_suspended(enum vfio_device_mig_state state)
 }
 
 /**
- * nvmevf_mig_resume_locked() - make sure the controller runs
+ * nvmevf_mig_resume_locked() - make sure the controller runs, and say so
  * @nvmevf_dev: the device, state_mutex held
  *
  * A function reset is expected to end a Suspend, but vfio-pci-core skips
  * the reset when it closes a device whose parent it cannot lock (another
  * VF of the PF closing at the same time), and TP4159 does not say that a
- * VF's FLR resumes its controller.  So after a reset or a close the driver
- * resumes a controller it may have left suspended; "not suspended" is the
- * PF's answer when the reset did it.
+ * VF's FLR resumes its controller.  So after a reset, a close or before an
+ * open the driver resumes a controller it may have left suspended; "not
+ * suspended" is the PF's answer when the reset did it.  The migration
+ * state becomes RUNNING, or ERROR if the controller could not be resumed.
  *
  * Return: 0 when the controller runs, else a negative errno.
  */
 int nvmevf_mig_resume_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 {
-	int ret;
+	int ret = 0;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	if (!nvmevf_may_be_suspended(nvmevf_dev->mig_state))
-		return 0;
-	ret = nvmevf_lm(nvmevf_dev, "resume", 0, 0,
-			nvme_lm_resume(nvmevf_dev->lm));
-	if (ret == -ESTALE)
-		ret = 0;
-	if (ret)
-		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
-				    "cannot resume the controller after a reset or close: %d\n",
-				    ret);
+	if (nvmevf_may_be_suspended(nvmevf_dev->mig_state)) {
+		ret = nvmevf_lm(nvmevf_dev, "resume", 0, 0,
+				nvme_lm_resume(nvmevf_dev->lm));
+		if (ret == -ESTALE)
+			ret = 0;
+		if (ret)
+			dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+					    "cannot resume the controller after a reset or close: %d\n",
+					    ret);
+	}
+	nvmevf_dev->mig_state = ret ? VFIO_DEVICE_STATE_ERROR :
+				      VFIO_DEVICE_STATE_RUNNING;
 	return ret;
 }
 
@@ -764,9 +750,7 @@ again:
 		nvmevf_dev->deferred_reset = false;
 		spin_unlock(&nvmevf_dev->reset_lock);
 		nvmevf_put_fds(nvmevf_dev, false);
-		nvmevf_dev->mig_state = nvmevf_mig_resume_locked(nvmevf_dev) ?
-					VFIO_DEVICE_STATE_ERROR :
-					VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_mig_resume_locked(nvmevf_dev);
 		goto again;
 	}
 	mutex_unlock(&nvmevf_dev->state_mutex);

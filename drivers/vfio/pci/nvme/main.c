@@ -32,10 +32,8 @@ static int nvmevf_pci_open_device(struct vfio_device *core_vdev)
 		mutex_lock(&nvmevf_dev->state_mutex);
 		/* a close that could not resume the controller left ERROR */
 		ret = nvmevf_mig_resume_locked(nvmevf_dev);
-		if (!ret) {
-			nvmevf_dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		if (!ret)
 			nvmevf_dev->last_errno = 0;
-		}
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 		if (ret) {
 			vfio_pci_core_disable(vdev);
@@ -65,9 +63,7 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 	 */
 	if (nvmevf_dev->lm) {
 		mutex_lock(&nvmevf_dev->state_mutex);
-		nvmevf_dev->mig_state = nvmevf_mig_resume_locked(nvmevf_dev) ?
-					VFIO_DEVICE_STATE_ERROR :
-					VFIO_DEVICE_STATE_RUNNING;
+		nvmevf_mig_resume_locked(nvmevf_dev);
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 	}
 }

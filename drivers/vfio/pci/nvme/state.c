@@ -6,7 +6,6 @@
  * header names.  Every function runs under the device's state_mutex, except
  * nvmevf_query_compat() at probe, before the device is registered.
  */
-#include <linux/ktime.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
@@ -39,13 +38,12 @@ bool nvmevf_state_bytes(const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len)
 int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
 	struct nvme_lm_ctrl_state_hdr hdr;
-	u64 start = ktime_get_ns();
 	int ret;
 
-	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
-				nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr), NULL);
-	nvmevf_trace_lm(nvmevf_dev, "get state header", 0, sizeof(hdr), start, ret);
+	ret = nvmevf_lm(nvmevf_dev, "get state header", 0, sizeof(hdr),
+			nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
+					  nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr),
+					  NULL));
 	if (ret)
 		return ret;
 	if (!nvmevf_state_bytes(&hdr, len)) {
@@ -69,13 +67,11 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 	if (len < sizeof(*hdr))
 		return -EIO;
 	for (off = 0; off < len; off += n) {
-		u64 start = ktime_get_ns();
-
 		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
-		ret = nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
-					nvmevf_dev->csuuidi, off, buf + off, n,
-					&suspended);
-		nvmevf_trace_lm(nvmevf_dev, "get state", off, n, start, ret);
+		ret = nvmevf_lm(nvmevf_dev, "get state", off, n,
+				nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
+						  nvmevf_dev->csuuidi, off, buf + off,
+						  n, &suspended));
 		if (ret)
 			return ret;
 		csup |= suspended;
@@ -153,8 +149,6 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 		goto out;
 	}
 	for (off = 0; off < len; off += n) {
-		u64 start = ktime_get_ns();
-
 		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
 		if (n == len)
 			seqind = NVME_LM_SEQIND_ENTIRE;
@@ -164,9 +158,9 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 			seqind = NVME_LM_SEQIND_LAST;
 		else
 			seqind = NVME_LM_SEQIND_MIDDLE;
-		ret = nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi, csuuidi,
-					off, buf + off, n);
-		nvmevf_trace_lm(nvmevf_dev, "set state", off, n, start, ret);
+		ret = nvmevf_lm(nvmevf_dev, "set state", off, n,
+				nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi,
+						  csuuidi, off, buf + off, n));
 		if (ret)
 			break;
 	}

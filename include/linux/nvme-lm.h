@@ -18,6 +18,7 @@ struct nvme_lm_vf *nvme_lm_vf_get(struct pci_dev *vf);
 void nvme_lm_vf_put(struct nvme_lm_vf *lm);
 u16 nvme_lm_vf_cntlid(struct nvme_lm_vf *lm);
 int nvme_lm_vf_resources(struct nvme_lm_vf *lm, u16 *nvq, u16 *nvi);
+size_t nvme_lm_max_transfer(struct nvme_lm_vf *lm);
 int nvme_lm_state_formats(struct nvme_lm_vf *lm, struct nvme_lm_ctrl_state_fmts *fmts);
 int nvme_lm_suspend(struct nvme_lm_vf *lm);
 int nvme_lm_resume(struct nvme_lm_vf *lm);

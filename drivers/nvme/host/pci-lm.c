@@ -13,6 +13,7 @@
  * (and has put its handle) by then, as pci_iov_get_pf_drvdata() requires.  A
  * PF controller reset only makes the commands wait or fail.
  */
+#include <kunit/visibility.h>
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/nvme-lm.h>
@@ -72,6 +73,8 @@ static int nvme_lm_errno(int status)
 		return -ENOSPC;
 	case NVME_SC_LM_CTRL_SUSPENDED:
 		return -EBUSY;
+	case NVME_SC_ABORT_REQ:
+		return -ETIMEDOUT;	/* aborted after lm_timeout */
 	case NVME_SC_LM_CTRL_NOT_SUSPENDED:
 		/*
 		 * The VF driver resumes and restores only controllers it
@@ -83,16 +86,79 @@ static int nvme_lm_errno(int status)
 	}
 }
 
+static unsigned int lm_timeout = 60;
+module_param(lm_timeout, uint, 0644);
+MODULE_PARM_DESC(lm_timeout,
+		 "timeout in seconds for live migration commands, which are aborted, not reset (default 60)");
+
+/**
+ * nvme_lm_cmd_abort_first() - whether a timed out admin command is aborted first
+ * @req: an admin command that timed out
+ *
+ * A live migration command acts on one VF's secondary controller: a slow or
+ * stuck one is aborted (which fails that VF's migration step) instead of
+ * resetting the PF, which would take every other VF of the PF offline.
+ * Only if the abort does not complete it does the controller get reset.
+ *
+ * Return: true for the TP4159 opcodes.
+ */
+bool nvme_lm_cmd_abort_first(struct request *req)
+{
+	switch (nvme_req(req)->cmd->common.opcode) {
+	case nvme_admin_migration_send:
+	case nvme_admin_migration_recv:
+	case nvme_admin_track_send:
+	case nvme_admin_track_recv:
+	case nvme_admin_cdq:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* __nvme_submit_sync_cmd() with the live migration timeout */
+static int nvme_lm_execute(struct nvme_lm_vf *lm, struct nvme_command *c,
+			   void *buf, unsigned int len, u32 *dw0)
+{
+	struct request_queue *q = lm->ctrl->admin_q;
+	struct request *req;
+	int status;
+
+	req = blk_mq_alloc_request(q, nvme_req_op(c), 0);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	nvme_init_request(req, c);
+	/*
+	 * As for passthrough commands: failed, not held, while the PF is not
+	 * live, so none reaches a controller that is being reset or started.
+	 */
+	nvme_req(req)->flags |= NVME_REQ_USERCMD;
+	req->timeout = max(READ_ONCE(lm_timeout), 1U) * HZ;
+	if (buf && len) {
+		status = blk_rq_map_kern(q, req, buf, len, GFP_KERNEL);
+		if (status)
+			goto out;
+	}
+	status = blk_status_to_errno(blk_execute_rq(req, false));
+	if (nvme_req(req)->flags & NVME_REQ_CANCELLED)
+		status = -EINTR;
+	else if (nvme_req(req)->status)
+		status = nvme_req(req)->status;
+	if (dw0 && status >= 0)
+		*dw0 = le32_to_cpu(nvme_req(req)->result.u32);
+out:
+	blk_mq_free_request(req);
+	return status;
+}
+
 static int nvme_lm_submit(struct nvme_lm_vf *lm, struct nvme_command *c,
 			  void *buf, unsigned int len, u32 *dw0)
 {
-	union nvme_result res = {};
 	int status;
 
-	status = __nvme_submit_sync_cmd(lm->ctrl->admin_q, c, &res, buf, len,
-					NVME_QID_ANY, 0);
 	if (dw0)
-		*dw0 = le32_to_cpu(res.u32);
+		*dw0 = 0;
+	status = nvme_lm_execute(lm, c, buf, len, dw0);
 	/*
 	 * "Not suspended" is how the PF answers a Resume after a reset that
 	 * already resumed the controller; the caller tells what it means.
@@ -107,31 +173,63 @@ static int nvme_lm_submit(struct nvme_lm_vf *lm, struct nvme_command *c,
 	return nvme_lm_errno(status);
 }
 
-/* the VF's entry in the PF's Secondary Controller List */
+/**
+ * nvme_lm_sec_ctrl_page() - look for a VF in one page of the Secondary Controller List
+ * @list: what Identify CNS 15h returned for CNTID *@from
+ * @vfn: the VF number, 1-based
+ * @from: the CNTID the page was asked for; set to the one to ask for next
+ * @sc: set to the VF's entry when it is found
+ *
+ * A page holds at most 127 entries, those with a secondary controller ID
+ * of at least the CNTID asked for, in increasing order: a full page may be
+ * followed by another, from the last ID seen plus one.
+ *
+ * Return: 0 if found, 1 to read the page at *@from, -ENODEV if the list
+ * ended without the VF (or does not move forward).
+ */
+VISIBLE_IF_KUNIT int nvme_lm_sec_ctrl_page(const struct nvme_sec_ctrl_list *list,
+					   u16 vfn, u32 *from, struct nvme_sec_ctrl *sc)
+{
+	int i, n = min_t(int, list->num, ARRAY_SIZE(list->sc));
+	u32 last;
+
+	for (i = 0; i < n; i++) {
+		if (le16_to_cpu(list->sc[i].vfn) == vfn) {
+			*sc = list->sc[i];
+			return 0;
+		}
+	}
+	if (n < ARRAY_SIZE(list->sc))
+		return -ENODEV;
+	last = le16_to_cpu(list->sc[n - 1].scid);
+	if (last < *from || last == U16_MAX)
+		return -ENODEV;
+	*from = last + 1;
+	return 1;
+}
+EXPORT_SYMBOL_IF_KUNIT(nvme_lm_sec_ctrl_page);
+
+/* the VF's entry in the PF's Secondary Controller List, page by page */
 static int nvme_lm_sec_ctrl(struct nvme_lm_vf *lm, struct nvme_sec_ctrl *sc)
 {
-	struct nvme_command c = {};
 	u16 vfn = pci_iov_vf_id(lm->vf) + 1;
 	struct nvme_sec_ctrl_list *list;
-	int ret, i;
+	u32 from = 0;
+	int ret;
 
 	list = kzalloc(sizeof(*list), GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
-	c.identify.opcode = nvme_admin_identify;
-	c.identify.cns = NVME_ID_CNS_SCNDRY_CTRL_LIST;
-	ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
-	if (ret)
-		goto out;
-	ret = -ENODEV;
-	for (i = 0; i < min_t(int, list->num, ARRAY_SIZE(list->sc)); i++) {
-		if (le16_to_cpu(list->sc[i].vfn) == vfn) {
-			*sc = list->sc[i];
-			ret = 0;
-			break;
-		}
-	}
-out:
+	do {
+		struct nvme_command c = {};
+
+		c.identify.opcode = nvme_admin_identify;
+		c.identify.cns = NVME_ID_CNS_SCNDRY_CTRL_LIST;
+		c.identify.ctrlid = cpu_to_le16(from);
+		ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
+		if (!ret)
+			ret = nvme_lm_sec_ctrl_page(list, vfn, &from, sc);
+	} while (ret == 1);
 	kfree(list);
 	return ret;
 }
@@ -226,6 +324,23 @@ int nvme_lm_vf_resources(struct nvme_lm_vf *lm, u16 *nvq, u16 *nvi)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_vf_resources);
+
+/**
+ * nvme_lm_max_transfer() - the most data one live migration command carries
+ * @lm: the handle
+ *
+ * Return: bytes of page-aligned memory one command can map on the PF's
+ * admin queue (its MDTS and segment limit), a multiple of PAGE_SIZE.
+ */
+size_t nvme_lm_max_transfer(struct nvme_lm_vf *lm)
+{
+	struct request_queue *q = lm->ctrl->admin_q;
+	size_t max = (size_t)queue_max_hw_sectors(q) << SECTOR_SHIFT;
+
+	max = min_t(size_t, max, (size_t)queue_max_segments(q) * PAGE_SIZE);
+	return max_t(size_t, rounddown(max, PAGE_SIZE), PAGE_SIZE);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_max_transfer);
 
 /**
  * nvme_lm_state_formats() - Supported Controller State Formats of the PF
@@ -483,12 +598,38 @@ struct nvme_lm_udmq {
 /* the controller was reset since @q was created: @q->cdqid names nothing of ours */
 static bool nvme_lm_udmq_stale(struct nvme_lm_udmq *q)
 {
+	lockdep_assert_held(nvme_pci_lm_cdq_lock(q->lm->ctrl));
 	return nvme_pci_lm_generation(q->lm->ctrl) != q->gen;
 }
 
 static size_t nvme_lm_udmq_size(struct nvme_lm_udmq *q)
 {
 	return q->nr * sizeof(*q->ring);
+}
+
+/*
+ * Send a command that names @q->cdqid.  The ID means @q only in the
+ * generation @q was created in, so that is checked under the PF's CDQ lock,
+ * which nvme_lm_udmq_create() holds too, until the command has completed:
+ * even a command held up across a whole PF reset cannot reach a queue
+ * created after the reset, for this VF or another.
+ */
+static int nvme_lm_udmq_submit(struct nvme_lm_udmq *q, struct nvme_command *c,
+			       void *buf, unsigned int len, bool killable)
+{
+	struct mutex *lock = nvme_pci_lm_cdq_lock(q->lm->ctrl);
+	int ret;
+
+	if (!killable)
+		mutex_lock(lock);
+	else if (mutex_lock_killable(lock))
+		return -EINTR;
+	if (nvme_lm_udmq_stale(q))
+		ret = -ENOENT;
+	else
+		ret = nvme_lm_submit(q->lm, c, buf, len, NULL);
+	mutex_unlock(lock);
+	return ret;
 }
 
 /* Migration CDQ Delete, then free the memory; the queue stays if it failed */
@@ -501,17 +642,17 @@ static int nvme_lm_udmq_destroy(struct nvme_lm_udmq *q)
 	 * No Track Send stop first: deleting the queue ends logging into it,
 	 * and a suspended controller refuses Track Send.
 	 */
-	/* a reset deleted it, and its ID may be another VF's queue now */
-	if (nvme_lm_udmq_stale(q))
-		goto free;
 	c.common.opcode = nvme_admin_cdq;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
 	c.common.cdw11 = cpu_to_le32(q->cdqid);
-	ret = nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+	/*
+	 * -ENOENT: a reset deleted it (its ID may be another VF's queue now,
+	 * so it is not named), or the controller does not have it.
+	 */
+	ret = nvme_lm_udmq_submit(q, &c, NULL, 0, false);
 	/* the controller may still own the memory: never free or reuse it then */
 	if (ret && ret != -ENOENT)
 		return ret;
-free:
 	dma_free_coherent(q->lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
 	kfree(q);
 	return 0;
@@ -542,6 +683,56 @@ static void nvme_lm_udmq_put_orphans(struct nvme_lm_vf *lm)
 	}
 }
 
+/*
+ * Migration CDQ Create under the PF's CDQ lock; on failure @q is freed, or
+ * kept for a later delete if the controller may still write its memory.
+ * If the PF was reset while the command was out, it is not known which
+ * controller created the queue: the current one may have it, and no other
+ * queue can have been created since (the lock), so it is deleted by that
+ * ID before the memory may be freed.
+ */
+static int nvme_lm_udmq_create_locked(struct nvme_lm_udmq *q, struct nvme_command *c)
+{
+	struct mutex *lock = nvme_pci_lm_cdq_lock(q->lm->ctrl);
+	struct nvme_lm_vf *lm = q->lm;
+	u32 dw0;
+	int ret;
+
+	if (mutex_lock_killable(lock)) {
+		ret = -EINTR;
+		goto free;
+	}
+	q->gen = nvme_pci_lm_generation(lm->ctrl);
+	ret = nvme_lm_submit(lm, c, NULL, 0, &dw0);
+	if (ret)
+		goto unlock;
+	q->cdqid = dw0 & 0xffff;
+	if (!nvme_lm_udmq_stale(q))
+		goto unlock;
+
+	q->gen = nvme_pci_lm_generation(lm->ctrl);
+	memset(c, 0, sizeof(*c));
+	c->common.opcode = nvme_admin_cdq;
+	c->common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_DELETE, 0));
+	c->common.cdw11 = cpu_to_le32(q->cdqid);
+	ret = nvme_lm_submit(lm, c, NULL, 0, NULL);
+	mutex_unlock(lock);
+	if (ret && ret != -ENOENT) {
+		list_add(&q->orphan, &lm->orphans);
+		return ret;
+	}
+	ret = -EAGAIN;
+	goto free;
+unlock:
+	mutex_unlock(lock);
+	if (!ret)
+		return 0;
+free:
+	dma_free_coherent(lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring, q->dma);
+	kfree(q);
+	return ret;
+}
+
 /**
  * nvme_lm_udmq_create() - create a User Data Migration Queue for the VF
  * @lm: the handle
@@ -554,13 +745,13 @@ static void nvme_lm_udmq_put_orphans(struct nvme_lm_vf *lm)
  *
  * Return: the queue, ERR_PTR(-EINVAL) for a bad size, ERR_PTR(-EOPNOTSUPP)
  * if the controller does not log user data changes, ERR_PTR(-ENOSPC) if it
- * has no queue left for the VF, or another ERR_PTR().
+ * has no queue left for the VF, ERR_PTR(-EAGAIN) if the PF was reset while
+ * it was created, or another ERR_PTR().
  */
 struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 {
 	struct nvme_command c = {};
 	struct nvme_lm_udmq *q;
-	u32 dw0;
 	u8 *id;
 	int ret;
 
@@ -596,7 +787,6 @@ struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 		return ERR_PTR(-ENOMEM);
 	}
 
-	q->gen = nvme_pci_lm_generation(lm->ctrl);
 	memset(&c, 0, sizeof(c));
 	c.common.opcode = nvme_admin_cdq;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_CDQ_CREATE,
@@ -604,15 +794,8 @@ struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 	c.common.cdw11 = cpu_to_le32((u32)lm->cntlid << 16 | NVME_LM_CDQ_PC);
 	c.common.cdw12 = cpu_to_le32(nvme_lm_udmq_size(q) / 4);
 	c.common.dptr.prp1 = cpu_to_le64(q->dma);
-	ret = nvme_lm_submit(lm, &c, NULL, 0, &dw0);
-	if (ret) {
-		dma_free_coherent(lm->ctrl->dev, nvme_lm_udmq_size(q), q->ring,
-				  q->dma);
-		kfree(q);
-		return ERR_PTR(ret);
-	}
-	q->cdqid = dw0 & 0xffff;
-	return q;
+	ret = nvme_lm_udmq_create_locked(q, &c);
+	return ret ? ERR_PTR(ret) : q;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_udmq_create);
 
@@ -632,12 +815,10 @@ int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start)
 	u8 lact = start ? NVME_LM_LACT_START : NVME_LM_LACT_STOP;
 	struct nvme_command c = {};
 
-	if (nvme_lm_udmq_stale(q))
-		return -ENOENT;
 	c.common.opcode = nvme_admin_track_send;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_TRACK_USER_DATA, lact));
 	c.common.cdw11 = cpu_to_le32(q->cdqid);
-	return nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+	return nvme_lm_udmq_submit(q, &c, NULL, 0, true);
 }
 EXPORT_SYMBOL_GPL(nvme_lm_udmq_log);
 
@@ -651,15 +832,13 @@ static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
 	__le32 *fid_data;
 	int ret;
 
-	if (nvme_lm_udmq_stale(q))
-		return -ENOENT;
 	fid_data = kzalloc(2 * sizeof(*fid_data), GFP_KERNEL);
 	if (!fid_data)
 		return -ENOMEM;
 	c.features.opcode = nvme_admin_get_features;
 	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
 	c.features.dword11 = cpu_to_le32(q->cdqid);
-	ret = nvme_lm_submit(q->lm, &c, fid_data, 2 * sizeof(*fid_data), NULL);
+	ret = nvme_lm_udmq_submit(q, &c, fid_data, 2 * sizeof(*fid_data), true);
 	if (!ret && le32_to_cpu(fid_data[0]) != q->head)
 		ret = -EIO;	/* not the queue this handle knows */
 	kfree(fid_data);
@@ -705,13 +884,11 @@ int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries
 	*nread = n;
 	if (!n)
 		return nvme_lm_udmq_check(q);
-	if (nvme_lm_udmq_stale(q))
-		return -ENOENT;
 	c.features.opcode = nvme_admin_set_features;
 	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
 	c.features.dword11 = cpu_to_le32(q->cdqid);
 	c.common.cdw12 = cpu_to_le32(q->head);
-	return nvme_lm_submit(q->lm, &c, NULL, 0, NULL);
+	return nvme_lm_udmq_submit(q, &c, NULL, 0, true);
 }
 EXPORT_SYMBOL_GPL(nvme_lm_udmq_read);
 

@@ -11,6 +11,10 @@
  * CDW10: opcode, select (bits 15:8, FFh any); CDW11: action; CDW12: status
  * or delay in ms; CDW13: count (at least 1); CDW14: commands to skip.
  *
+ * A command held by the delay can be aborted (Abort, SQID 0): it completes
+ * at once with Command Abort Requested, as a host that gives up on a slow
+ * command expects of a controller that honours the abort.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -26,6 +30,21 @@ void nvme_lm_delayed_complete(void *opaque)
     if (req) {
         nvme_enqueue_req_completion(n->cq[req->sq->cqid], req);
     }
+}
+
+/* Abort for an admin command: true if it was the one the delay holds */
+bool nvme_lm_abort(NvmeCtrl *n, uint16_t cid)
+{
+    NvmeRequest *req = n->lm.delayed_req;
+
+    if (!req || req->cqe.cid != cid) {
+        return false;
+    }
+    timer_del(n->lm.delay_timer);
+    n->lm.delayed_req = NULL;
+    req->status = NVME_CMD_ABORT_REQ;
+    nvme_enqueue_req_completion(n->cq[req->sq->cqid], req);
+    return true;
 }
 
 uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)

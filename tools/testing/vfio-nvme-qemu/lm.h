@@ -120,6 +120,7 @@ uint16_t nvme_lm_set_feature_cdq(struct NvmeCtrl *n, struct NvmeRequest *req);
 uint16_t nvme_lm_get_feature_cdq(struct NvmeCtrl *n, struct NvmeRequest *req);
 void nvme_lm_req_completed(struct NvmeCtrl *n, struct NvmeRequest *req);
 void nvme_lm_dma_written(struct NvmeCtrl *n, uint64_t addr, uint64_t len);
+bool nvme_lm_abort(struct NvmeCtrl *n, uint16_t cid);
 
 /* lbas.c: allocated LBA reporting (TP4165) */
 struct NvmeNamespace;

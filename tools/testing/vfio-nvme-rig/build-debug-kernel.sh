@@ -18,7 +18,7 @@ if [ ! -e "$O/.config" ] || [ "$RIG/build-debug-kernel.sh" -nt "$O/.config" ]; t
 		-e PCI_IOV -e PCI_MSI -m NVME_CORE -m BLK_DEV_NVME \
 		-m VFIO -e VFIO_GROUP -e VFIO_CONTAINER -e VFIO_NOIOMMU -m VFIO_PCI_CORE -m VFIO_PCI \
 		-e VFIO_PCI_MMAP -e VFIO_PCI_INTX -m IOMMUFD -e VFIO_DEVICE_CDEV -e VFIO_DEBUGFS \
-		-m NVME_VFIO_PCI \
+		-m NVME_VFIO_PCI -m NVME_LM_KUNIT_TEST \
 		-e IOMMU_SUPPORT -e INTEL_IOMMU -d INTEL_IOMMU_DEFAULT_ON -e IRQ_REMAP \
 		-e MODULES -e MODULE_UNLOAD -e DEVTMPFS -e DEVTMPFS_MOUNT -e BLK_DEV_INITRD \
 		-e DEBUG_FS -e FTRACE -e FUNCTION_TRACER -e DYNAMIC_DEBUG \
@@ -28,7 +28,7 @@ if [ ! -e "$O/.config" ] || [ "$RIG/build-debug-kernel.sh" -nt "$O/.config" ]; t
 		-d DRM -d SOUND -d WLAN -d WIRELESS -d USB_SUPPORT -d HID -d INPUT_JOYSTICK -d NETDEVICES
 	make -s O="$O" olddefconfig
 	for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK KUNIT VFIO_NOIOMMU IOMMUFD \
-		VFIO_DEVICE_CDEV NVME_VFIO_PCI; do
+		VFIO_DEVICE_CDEV NVME_VFIO_PCI NVME_LM_KUNIT_TEST; do
 		grep -qE "^CONFIG_$opt=[ym]" "$O/.config" || die "debug kernel config lacks CONFIG_$opt"
 	done
 fi

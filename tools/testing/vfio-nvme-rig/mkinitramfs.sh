@@ -25,7 +25,8 @@ for a in $("$W/bin/busybox" --list); do [ -e "$W/bin/$a" ] || ln -s busybox "$W/
 # the closure of the modules the tests load, decompressed for busybox modprobe
 M=$W/lib/modules/$KV
 mkdir -p "$M"
-for m in nvme nvme-core vfio vfio-pci vfio-pci-core vfio_iommu_type1 iommufd irqbypass nvme-vfio-pci; do
+for m in nvme nvme-core vfio vfio-pci vfio-pci-core vfio_iommu_type1 iommufd irqbypass nvme-vfio-pci \
+	pci-lm-test; do
 	# a module may be built in, or absent (Debian has no iommufd)
 	{ modprobe -d "$MODROOT" -S "$KV" --show-depends "$m" 2>/dev/null || true; } |
 		awk '$1=="insmod"{print $2}'

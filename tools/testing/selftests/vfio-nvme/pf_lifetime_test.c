@@ -207,6 +207,73 @@ TEST_F(pf, stale_queue_of_one_vf_spares_another)
 	pci_unbind(bdf2);
 }
 
+#define LM_TIMEOUT	"/sys/module/nvme/parameters/lm_timeout"
+
+/*
+ * A live migration command the PF holds past nvme's lm_timeout (a stuck
+ * Suspend) is aborted: that VF's step fails into ERROR, and the PF is not
+ * reset, so its other VFs go on (VF 2's I/O works, and its LBA log queue,
+ * which a PF reset would delete, is still there).  A VFIO reset brings
+ * the first VF back.
+ */
+TEST_F_TIMEOUT(pf, stuck_command_fails_one_vf_not_the_pf, 150)
+{
+	struct vfio_nvme_lba_change rec[8];
+	struct vfio_dev d2 = { .fd = -1 };
+	struct nvme_drv drv2 = {};
+	struct vfio_dma buf2;
+	char bdf2[BDF_LEN], old[16] = "";
+	uint8_t want[4096];
+	int log2, ret, state;
+
+	ASSERT_EQ(0, sysfs_read(LM_TIMEOUT, old, sizeof(old)));
+	ASSERT_EQ(0, sysfs_write(LM_TIMEOUT, "2"));
+
+	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 2, bdf2));
+	ASSERT_EQ(0, pci_bind(bdf2, DRIVER));
+	ASSERT_EQ(0, vfio_dev_open(bdf2, &d2));
+	ASSERT_EQ(0, nvme_drv_init(&drv2, &d2, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&drv2, 1, QSIZE));
+	ASSERT_EQ(0, vfio_dma_alloc(d2.ctr, 4096, &buf2));
+	log2 = vfio_lba_log_start(&d2, 64);
+	ASSERT_LE(0, log2);
+
+	/* VF 1's Suspend runs, then its completion is held for ten minutes */
+	ASSERT_EQ(0, lm_fault(&self->pf, LM_OPC_MIG_SEND, 0, LM_FAULT_DELAY, 600000, 1));
+	ret = vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_STOP, NULL);
+	state = vfio_mig_get(&self->dev);
+	TH_LOG("STOP with the Suspend held: %s, state %d", strerror(-ret), state);
+	EXPECT_EQ(-ETIMEDOUT, ret);
+	EXPECT_EQ(VFIO_DEVICE_STATE_ERROR, state);
+	ASSERT_EQ(0, lm_fault(&self->pf, LM_OPC_MIG_SEND, 0xff, LM_FAULT_CLEAR, 0, 0));
+
+	/* the neighbour: I/O goes on, and its queue on the PF was not reset away */
+	nvme_drv_pattern(buf2.va, 30, 7);
+	memcpy(want, buf2.va, sizeof(want));
+	EXPECT_EQ(0, nvme_drv_io_sync(&drv2, nvme_cmd_write, 30, buf2.iova));
+	memset(buf2.va, 0, sizeof(want));
+	EXPECT_EQ(0, nvme_drv_io_sync(&drv2, nvme_cmd_read, 30, buf2.iova));
+	EXPECT_EQ(0, memcmp(want, buf2.va, sizeof(want)));
+	while ((ret = vfio_lba_log_read(log2, rec, 8)) > 0)
+		;
+	EXPECT_EQ(0, ret) TH_LOG("VF 2's log: %s", strerror(-ret));
+	EXPECT_EQ(0, vfio_lba_log_stop(&d2));
+	close(log2);
+	nvme_drv_fini(&drv2);
+	vfio_dma_free(d2.ctr, &buf2);
+	vfio_dev_close(&d2);
+	pci_unbind(bdf2);
+
+	/* the VF that failed comes back with a reset */
+	ASSERT_EQ(0, sysfs_write(LM_TIMEOUT, old));
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->dev));
+	nvme_drv_fini(&self->drv);
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	EXPECT_EQ(0, vf_io_works(self, 31, 8));
+}
+
 /*
  * A migration data file outlives its VF: the VMM closes the VFIO device
  * and the VF is unbound while something still holds the PRE_COPY data fd.

@@ -163,4 +163,37 @@ TEST_F(pf, bind_offline_vf_fails_cleanly)
 	EXPECT_EQ(0, nvme_pf_sec_list(&self->pf, &self->list));
 }
 
+#define KUNIT_RESULTS	"/sys/kernel/debug/kunit/nvme-lm/results"
+
+/*
+ * A VF past the first 127 secondary controllers is on a later page of the
+ * list, which no rig drive has (QEMU allows 127 VFs): pci-lm.c's paging
+ * is checked by its KUnit suite, where the kernel has KUnit.
+ */
+TEST(list_paging_kunit)
+{
+	char line[256];
+	int ok = 0, failed = 0;
+	FILE *f;
+
+	if (access("/sys/kernel/debug/kunit", F_OK))
+		SKIP(return, "the kernel has no KUnit");
+	ASSERT_EQ(0, system("modprobe pci-lm-test"));
+	f = fopen(KUNIT_RESULTS, "r");
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", KUNIT_RESULTS, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		const char *t = line + strspn(line, " \t");
+
+		if (!strncmp(t, "not ok ", 7))
+			failed++;
+		else if (!strncmp(t, "ok ", 3))
+			ok++;
+		printf("# %s", line);
+	}
+	fclose(f);
+	EXPECT_EQ(0, failed);
+	EXPECT_LE(5, ok);	/* 4 cases and the suite */
+	EXPECT_EQ(0, system("rmmod pci-lm-test"));
+}
+
 TEST_HARNESS_MAIN

@@ -13,6 +13,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/crc32.h>
 #include <linux/file.h>
+#include <linux/poll.h>
 #include <linux/vmalloc.h>
 
 #include "nvmevf.h"
@@ -79,6 +80,7 @@ static void nvmevf_disable_fd(struct nvmevf_migration_file *migf)
 	WRITE_ONCE(migf->disabled, true);
 	migf->filp->f_pos = 0;
 	mutex_unlock(&migf->lock);
+	wake_up_interruptible(&migf->poll_wait);
 }
 
 /*
@@ -100,10 +102,12 @@ static void nvmevf_put_fds(struct nvmevf_pci_core_device *nvmevf_dev, bool locke
 
 		if (!migf)
 			continue;
-		if (locked)
+		if (locked) {
 			nvmevf_disable_fd(migf);
-		else
+		} else {
 			WRITE_ONCE(migf->disabled, true);
+			wake_up_interruptible(&migf->poll_wait);
+		}
 		fput(migf->filp);
 		*slots[i] = NULL;
 	}
@@ -121,6 +125,7 @@ static int nvmevf_release_file(struct inode *inode, struct file *filp)
 	nvmevf_disable_fd(migf);
 	mutex_destroy(&migf->lock);
 	put_device(migf->dev);
+	kfree(migf->fmts);
 	kvfree(migf->buf);
 	kfree(migf);
 	return 0;
@@ -157,6 +162,26 @@ static ssize_t nvmevf_save_read(struct file *filp, char __user *buf, size_t len,
 out:
 	mutex_unlock(&migf->lock);
 	return done;
+}
+
+/*
+ * Readable while there are bytes not read yet, or at the end of a complete
+ * stream; in PRE_COPY with everything read, not until STOP_COPY appends the
+ * state.  A disabled file reports an error.
+ */
+static __poll_t nvmevf_save_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct nvmevf_migration_file *migf = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->poll_wait, wait);
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled))
+		mask = EPOLLERR | EPOLLHUP;
+	else if (migf->pos < migf->len || migf->complete)
+		mask = EPOLLIN | EPOLLRDNORM;
+	mutex_unlock(&migf->lock);
+	return mask;
 }
 
 /*
@@ -202,6 +227,7 @@ static long nvmevf_precopy_ioctl(struct file *filp, unsigned int cmd,
 static const struct file_operations nvmevf_save_fops = {
 	.owner = THIS_MODULE,
 	.read = nvmevf_save_read,
+	.poll = nvmevf_save_poll,
 	.unlocked_ioctl = nvmevf_precopy_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = nvmevf_release_file,
@@ -229,12 +255,15 @@ static int nvmevf_check_hdr(struct nvmevf_migration_file *migf,
 				    le16_to_cpu(src->flags));
 		return -EINVAL;
 	}
-	if (src->state_ver != here->state_ver ||
-	    (src->flags & cpu_to_le16(NVMEVF_HDR_VS)) !=
-	    (here->flags & cpu_to_le16(NVMEVF_HDR_VS)) ||
-	    memcmp(src->vs_uuid, here->vs_uuid, sizeof(src->vs_uuid))) {
-		dev_err_ratelimited(dev, "source controller state format %#x is not this device's %#x\n",
-				    le16_to_cpu(src->state_ver), le16_to_cpu(here->state_ver));
+	/* any format this PF lists will do, not only the one it saves with */
+	if (!nvmevf_fmt_index(migf->fmts, le16_to_cpu(src->state_ver), NULL) ||
+	    ((src->flags & cpu_to_le16(NVMEVF_HDR_VS)) ?
+	     !nvmevf_fmt_index(migf->fmts, 0, src->vs_uuid) :
+	     !!memchr_inv(src->vs_uuid, 0, sizeof(src->vs_uuid)))) {
+		dev_err_ratelimited(dev, "source controller state format %#x%s is not one this PF lists\n",
+				    le16_to_cpu(src->state_ver),
+				    src->flags & cpu_to_le16(NVMEVF_HDR_VS) ?
+				    " with a vendor part" : "");
 		return -EINVAL;
 	}
 	if (le16_to_cpu(src->nvq) > le16_to_cpu(here->nvq) ||
@@ -366,7 +395,10 @@ static int nvmevf_migf_describe(struct nvmevf_migration_file *migf)
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	migf->fmts = kzalloc(sizeof(*migf->fmts), GFP_KERNEL_ACCOUNT);
+	if (!migf->fmts)
+		return -ENOMEM;
+	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat, migf->fmts);
 	/* a PF busy or resetting: try again; a PF that cannot migrate: say so */
 	if (ret == -EIO || ret == -EINTR || ret == -ETIMEDOUT || ret == -ESTALE)
 		return -EAGAIN;
@@ -397,6 +429,7 @@ nvmevf_migf_alloc(struct nvmevf_pci_core_device *nvmevf_dev, bool saving)
 	migf->nvmevf_dev = nvmevf_dev;
 	migf->dev = get_device(nvmevf_dev_of(nvmevf_dev));
 	mutex_init(&migf->lock);
+	init_waitqueue_head(&migf->poll_wait);
 	stream_open(filp->f_inode, filp);
 	ret = nvmevf_migf_describe(migf);
 	if (ret) {
@@ -460,6 +493,8 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 		migf->precopy = false;
 	}
 	mutex_unlock(&migf->lock);
+	if (!ret)
+		wake_up_interruptible(&migf->poll_wait);
 	return ret;
 }
 
@@ -475,7 +510,7 @@ static void nvmevf_end_precopy(struct nvmevf_pci_core_device *nvmevf_dev)
 	mutex_unlock(&migf->lock);
 }
 
-static int nvmevf_load_state(struct nvmevf_migration_file *migf)
+static int nvmevf_load_state(struct nvmevf_migration_file *migf, bool *partial)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
 	int ret;
@@ -490,7 +525,7 @@ static int nvmevf_load_state(struct nvmevf_migration_file *migf)
 		ret = nvmevf_state_load(nvmevf_dev,
 					(void *)(migf->buf + sizeof(struct nvmevf_mig_rec)),
 					migf->buf + migf->state_off,
-					migf->state_len);
+					migf->state_len, partial);
 	}
 	mutex_unlock(&migf->lock);
 	return ret;
@@ -508,19 +543,40 @@ nvmevf_new_file(struct nvmevf_pci_core_device *nvmevf_dev,
 	return migf->filp;
 }
 
-/* one arc of the state machine; the core splits longer paths into arcs */
+/*
+ * Errors of one command after which the device is known to be as it was:
+ * the PF refused it (invalid, out of sequence, busy), or it was never sent.
+ * Any other failure (timed out, aborted, cancelled by a PF reset, a
+ * transport error) leaves the device in an unknown state.
+ */
+static bool nvmevf_error_is_clean(int err)
+{
+	return err == -EINVAL || err == -EPROTO || err == -EBUSY ||
+	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC || err == -EAGAIN ||
+	       err == -EOPNOTSUPP || err == -EOVERFLOW;
+}
+
+/*
+ * One arc of the state machine; the core splits longer paths into arcs.
+ * A failure leaves the device as it was if its errno says so, unless the
+ * arc sets *@unknown: what was sent decides, not the errno alone.
+ */
 static struct file *
 nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
-				u32 new)
+				u32 new, bool *unknown)
 {
 	u32 cur = nvmevf_dev->mig_state;
 	struct nvmevf_migration_file *migf;
+	bool partial = false;
 	int ret;
 
+	*unknown = false;
 	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_RUNNING_P2P) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
 		ret = nvmevf_lm(nvmevf_dev, "suspend", 0, 0,
 				nvme_lm_suspend(nvmevf_dev->lm));
+		/* "Controller Suspended": it is, though the driver did not suspend it */
+		*unknown = ret == -EBUSY;
 		return ret ? ERR_PTR(ret) : NULL;
 	}
 
@@ -573,7 +629,9 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	}
 
 	if (cur == VFIO_DEVICE_STATE_RESUMING && new == VFIO_DEVICE_STATE_STOP) {
-		ret = nvmevf_load_state(nvmevf_dev->resuming_migf);
+		ret = nvmevf_load_state(nvmevf_dev->resuming_migf, &partial);
+		/* the PF holds the pieces it took before one failed */
+		*unknown = partial;
 		if (ret)
 			return ERR_PTR(ret);
 		nvmevf_disable_fds(nvmevf_dev);
@@ -585,18 +643,6 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	return ERR_PTR(-EINVAL);
 }
 
-/*
- * Errors after which the device is known to be as it was: the PF refused
- * the command (invalid, out of sequence, busy) or nothing was sent.  Any
- * other failure leaves the device in an unknown state: ERROR, until reset.
- */
-static bool nvmevf_error_is_clean(int err)
-{
-	return err == -EINVAL || err == -EPROTO || err == -EBUSY ||
-	       err == -ENOMEM || err == -EFBIG || err == -ENOSPC || err == -EAGAIN ||
-	       err == -EOPNOTSUPP;
-}
-
 static struct file *
 nvmevf_pci_set_device_state(struct vfio_device *vdev,
 			    enum vfio_device_mig_state new_state)
@@ -604,10 +650,14 @@ nvmevf_pci_set_device_state(struct vfio_device *vdev,
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
 	enum vfio_device_mig_state next_state;
 	struct file *res = NULL;
+	bool unknown, clean;
 	int ret;
 
 	mutex_lock(&nvmevf_dev->state_mutex);
-	/* only a reset leaves ERROR; the core's table has no arcs out of it */
+	/*
+	 * Only a reset leaves ERROR.  Not left to vfio_mig_get_next_state():
+	 * it has no arc out of ERROR, but it WARNs when asked from ERROR.
+	 */
 	if (nvmevf_dev->mig_state == VFIO_DEVICE_STATE_ERROR) {
 		res = ERR_PTR(-EINVAL);
 		goto out;
@@ -619,15 +669,15 @@ nvmevf_pci_set_device_state(struct vfio_device *vdev,
 			res = ERR_PTR(ret);
 			break;
 		}
-		res = nvmevf_step_device_state_locked(nvmevf_dev, next_state);
+		res = nvmevf_step_device_state_locked(nvmevf_dev, next_state, &unknown);
 		if (IS_ERR(res)) {
+			clean = !unknown && nvmevf_error_is_clean(PTR_ERR(res));
 			nvmevf_dev->last_errno = PTR_ERR(res);
 			dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
 					    "migration state %u -> %u failed: %ld%s\n",
 					    nvmevf_dev->mig_state, next_state, PTR_ERR(res),
-					    nvmevf_error_is_clean(PTR_ERR(res)) ? "" :
-					    ", device in ERROR until reset");
-			if (!nvmevf_error_is_clean(PTR_ERR(res))) {
+					    clean ? "" : ", device in ERROR until reset");
+			if (!clean) {
 				/* nothing of an unknown state may be read or applied */
 				nvmevf_disable_fds(nvmevf_dev);
 				nvmevf_dev->mig_state = VFIO_DEVICE_STATE_ERROR;
@@ -776,9 +826,14 @@ void nvmevf_mig_reset(struct nvmevf_pci_core_device *nvmevf_dev)
 
 int nvmevf_mig_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	struct nvme_lm_ctrl_state_fmts *fmts;
 	int ret;
 
-	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat);
+	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
+	if (!fmts)
+		return -ENOMEM;
+	ret = nvmevf_query_compat(nvmevf_dev, &nvmevf_dev->compat, fmts);
+	kfree(fmts);
 	if (ret)
 		return ret;
 	mutex_init(&nvmevf_dev->state_mutex);

@@ -32,12 +32,14 @@ struct nvmevf_dirty_range {
  * struct nvmevf_migration_file - a migration data file (the VFIO data_fd)
  * @filp: the anonymous inode file
  * @lock: serializes read/write/ioctl and the state machine's use of @buf
+ * @poll_wait: saving: woken when bytes are appended or the file is disabled
  * @disabled: the state machine left this file's state; I/O fails with -ENODEV
  * @nvmevf_dev: the device it belongs to; the file can outlive it, so file
  *	operations never dereference it
  * @dev: the VF's struct device, pinned while the file lives, for logging
  * @compat: the VF when the file was created: saving, the stream header;
  *	resuming, what the source's header is checked against
+ * @fmts: the state formats the PF listed then (Identify CNS 20h)
  * @buf: saving: the stream produced so far; resuming: the bytes received
  * @len: valid bytes in @buf
  * @cap: allocated bytes in @buf
@@ -54,10 +56,12 @@ struct nvmevf_dirty_range {
 struct nvmevf_migration_file {
 	struct file *filp;
 	struct mutex lock; /* serializes I/O on the file and use of @buf */
+	wait_queue_head_t poll_wait;
 	bool disabled;
 	struct nvmevf_pci_core_device *nvmevf_dev;
 	struct device *dev;
 	struct nvmevf_mig_hdr compat;
+	struct nvme_lm_ctrl_state_fmts *fmts;
 	u8 *buf;
 	size_t len;
 	size_t cap;
@@ -147,9 +151,10 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		      size_t len);
 int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 		      const struct nvmevf_mig_hdr *src, const u8 *buf,
-		      size_t len);
+		      size_t len, bool *partial);
+u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver, const u8 *uuid);
 int nvmevf_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
-			struct nvmevf_mig_hdr *hdr);
+			struct nvmevf_mig_hdr *hdr, struct nvme_lm_ctrl_state_fmts *fmts);
 
 /* trace.c */
 void nvmevf_trace_lm(struct nvmevf_pci_core_device *nvmevf_dev, const char *op,

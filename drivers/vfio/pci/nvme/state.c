@@ -15,6 +15,12 @@
 /* largest piece of controller state moved by one command */
 #define NVMEVF_STATE_CHUNK	(64 * 1024)
 
+/* ... and what the PF's admin queue can carry (MDTS) */
+static size_t nvmevf_state_chunk(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	return min_t(size_t, NVMEVF_STATE_CHUNK, nvme_lm_max_transfer(nvmevf_dev->lm));
+}
+
 /**
  * nvmevf_state_bytes() - the length of a controller state from its header
  * @hdr: the state header, as the PF or the migration stream gave it
@@ -59,6 +65,7 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 		      size_t len)
 {
 	const struct nvme_lm_ctrl_state_hdr *hdr = (void *)buf;
+	size_t chunk = nvmevf_state_chunk(nvmevf_dev);
 	bool csup = false, suspended;
 	size_t off, n, saved;
 	int ret;
@@ -67,7 +74,7 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 	if (len < sizeof(*hdr))
 		return -EIO;
 	for (off = 0; off < len; off += n) {
-		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
+		n = min_t(size_t, len - off, chunk);
 		ret = nvmevf_lm(nvmevf_dev, "get state", off, n,
 				nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 						  nvmevf_dev->csuuidi, off, buf + off,
@@ -96,9 +103,16 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 	return 0;
 }
 
-/* 1-based index of version @ver, or of UUID @uuid, in a CNS 20h list; 0 if absent */
-static u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
-			   const u8 *uuid)
+/**
+ * nvmevf_fmt_index() - where a state format is in a Supported Controller State Formats list
+ * @f: the list (Identify CNS 20h)
+ * @ver: an NVMe-defined version ID, looked for if @uuid is NULL
+ * @uuid: a vendor specific format's UUID
+ *
+ * Return: the 1-based index (CSVI or CSUUIDI), 0 if @f does not list it.
+ */
+u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
+		    const u8 *uuid)
 {
 	const u8 *p = f->data;
 	int i;
@@ -120,11 +134,13 @@ static u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
 /*
  * Apply @len bytes of state saved by a source described by @src: find the
  * same formats in this PF's list, then Set Controller State in pieces.
+ * *@partial is set if a piece failed after the PF took earlier ones.
  */
 int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 		      const struct nvmevf_mig_hdr *src, const u8 *buf,
-		      size_t len)
+		      size_t len, bool *partial)
 {
+	size_t chunk = nvmevf_state_chunk(nvmevf_dev);
 	struct nvme_lm_ctrl_state_fmts *fmts;
 	u8 csvi, csuuidi = 0, seqind;
 	size_t off, n;
@@ -149,7 +165,7 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 		goto out;
 	}
 	for (off = 0; off < len; off += n) {
-		n = min_t(size_t, len - off, NVMEVF_STATE_CHUNK);
+		n = min_t(size_t, len - off, chunk);
 		if (n == len)
 			seqind = NVME_LM_SEQIND_ENTIRE;
 		else if (!off)
@@ -161,8 +177,10 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 		ret = nvmevf_lm(nvmevf_dev, "set state", off, n,
 				nvme_lm_set_state(nvmevf_dev->lm, seqind, csvi,
 						  csuuidi, off, buf + off, n));
-		if (ret)
+		if (ret) {
+			*partial = off != 0;
 			break;
+		}
 	}
 out:
 	kfree(fmts);
@@ -171,31 +189,29 @@ out:
 
 /* describe this VF for the stream header, and pick the formats to save with */
 int nvmevf_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
-			struct nvmevf_mig_hdr *hdr)
+			struct nvmevf_mig_hdr *hdr, struct nvme_lm_ctrl_state_fmts *fmts)
 {
 	struct pci_dev *pf = pci_physfn(nvmevf_dev->core_device.pdev);
-	struct nvme_lm_ctrl_state_fmts *fmts;
 	u16 nvq, nvi;
 	int ret;
 
-	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
-	if (!fmts)
-		return -ENOMEM;
 	ret = nvme_lm_state_formats(nvmevf_dev->lm, fmts);
 	if (!ret)
 		ret = nvme_lm_vf_resources(nvmevf_dev->lm, &nvq, &nvi);
 	if (ret)
-		goto out;
-	if (!fmts->nv) {
-		ret = -EOPNOTSUPP;
-		goto out;
-	}
+		return ret;
+	if (!fmts->nv)
+		return -EOPNOTSUPP;
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->magic = cpu_to_le32(NVMEVF_MIG_MAGIC);
 	hdr->version = cpu_to_le16(NVMEVF_MIG_VERSION);
 	hdr->pf_vendor = cpu_to_le16(pf->vendor);
 	hdr->pf_device = cpu_to_le16(pf->device);
-	/* the first NVMe-defined version; the first vendor format, if any */
+	/*
+	 * Save with the first NVMe-defined version and the first vendor
+	 * format, if any: the PF lists what it prefers first.  A destination
+	 * takes any format its PF lists (nvmevf_fmt_index()).
+	 */
 	hdr->state_ver = cpu_to_le16(get_unaligned_le16(fmts->data));
 	hdr->nvq = cpu_to_le16(nvq);
 	hdr->nvi = cpu_to_le16(nvi);
@@ -206,7 +222,5 @@ int nvmevf_query_compat(struct nvmevf_pci_core_device *nvmevf_dev,
 		memcpy(hdr->vs_uuid, fmts->data + 2 * fmts->nv, NVME_LM_UUID_LEN);
 		nvmevf_dev->csuuidi = 1;
 	}
-out:
-	kfree(fmts);
-	return ret;
+	return 0;
 }

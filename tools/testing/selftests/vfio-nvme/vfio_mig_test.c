@@ -11,6 +11,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,42 @@ TEST_F(mig, failed_stop_copy_leaks_nothing_and_retries)
 	close(fd);
 	ASSERT_EQ(0, ioctl(src->fd, VFIO_DEVICE_RESET));
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
+}
+
+/* poll()'s events for the data fd, now */
+static short data_fd_events(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) < 0 ? -1 : p.revents;
+}
+
+/*
+ * The uAPI tells a VMM to poll the PRE_COPY data fd for more data: it is
+ * readable while bytes are unread, not once the pre-copy data is drained
+ * (a poll/read loop would spin on ENOMSG), readable again when STOP_COPY
+ * appends the state, and in error once the file is disabled.
+ */
+TEST_F(mig, saving_file_polls_readable_only_with_data)
+{
+	struct vfio_dev *src = &self->p.dev[0];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set(src, S_PRE_COPY, &fd));
+	EXPECT_EQ(POLLIN, data_fd_events(fd));
+	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
+	EXPECT_EQ(0, data_fd_events(fd));
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP_COPY, NULL));
+	EXPECT_EQ(POLLIN, data_fd_events(fd));
+	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
+	EXPECT_EQ(POLLIN, data_fd_events(fd));		/* the end: read() gives 0 */
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP, NULL));
+	EXPECT_EQ(POLLERR | POLLHUP, data_fd_events(fd));
+	close(fd);
+	free(stream);
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
 }
 
 /*

@@ -101,7 +101,7 @@ typedef struct QEMU_PACKED NvmeLmVsRegs {
     uint8_t  hbs_lbafee;
     uint8_t  rsvd67;
     uint16_t npending;          /* completions not posted yet (CQ full) */
-    uint16_t nns;               /* attached namespaces */
+    uint16_t nns;               /* namespaces, nvme_lm_ns_ours() */
     uint8_t  changed_nsids[32]; /* bit n-1: NSID n */
 } NvmeLmVsRegs;
 
@@ -139,6 +139,29 @@ QEMU_BUILD_BUG_ON(sizeof(NvmeLmIoSq) != 24);
 QEMU_BUILD_BUG_ON(sizeof(NvmeLmIoCq) != 24);
 QEMU_BUILD_BUG_ON(sizeof(NvmeLmVsHdr) != 16);
 QEMU_BUILD_BUG_ON(sizeof(NvmeLmVsRegs) % 4);
+
+/*
+ * Whether namespace nsid is one of the controller's: attached to it now, or
+ * attached by QEMU's nvme_start_ctrl() whenever the controller is enabled:
+ * every namespace not created detached that is shared or private to this
+ * controller (and not attached elsewhere), of a command set that CC
+ * enables (nvme_csi_supported()).  The state lists these namespaces, and
+ * the destination, given the state's CC, must have the same.
+ */
+static bool nvme_lm_ns_ours(NvmeCtrl *sn, uint32_t cc, uint32_t nsid)
+{
+    NvmeNamespace *ns = nvme_subsys_ns(sn->subsys, nsid);
+
+    if (nvme_ns(sn, nsid)) {
+        return true;
+    }
+    if (!ns || ns->params.detached ||
+        (!ns->params.shared && (ns->ctrl != sn || ns->attached))) {
+        return false;
+    }
+    return ns->csi == NVME_CSI_NVM ||
+           (ns->csi == NVME_CSI_ZONED && NVME_CC_CSS(cc) == NVME_CC_CSS_ALL);
+}
 
 /* Get Controller State */
 
@@ -193,7 +216,7 @@ static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
         if (test_bit(i, sn->changed_nsids)) {
             r.changed_nsids[(i - 1) / 8] |= 1 << ((i - 1) % 8);
         }
-        r.nns += !!nvme_ns(sn, i);
+        r.nns += nvme_lm_ns_ours(sn, ldl_le_p(&sn->bar.cc), i);
     }
     r.nns = cpu_to_le16(r.nns);
     for (int i = 0; i <= sn->params.max_ioqpairs; i++) {
@@ -241,10 +264,10 @@ static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
         }
     }
     for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-        NvmeNamespace *ns = nvme_ns(sn, i);
+        NvmeNamespace *ns = nvme_ns(sn, i) ?: nvme_subsys_ns(sn->subsys, i);
         NvmeLmVsNs e;
 
-        if (!ns) {
+        if (!nvme_lm_ns_ours(sn, ldl_le_p(&sn->bar.cc), i)) {
             continue;
         }
         e.nsid = cpu_to_le32(i);
@@ -392,6 +415,7 @@ static uint16_t nvme_lm_parse(NvmeCtrl *sn, const uint8_t *buf, uint32_t len,
     uint32_t cc, aqa, off;
     g_autofree bool *cq_seen = g_new0(bool, sn->params.max_ioqpairs + 1);
     g_autofree bool *sq_seen = g_new0(bool, sn->params.max_ioqpairs + 1);
+    DECLARE_BITMAP(listed, NVME_MAX_NAMESPACES + 1) = { 0 };
 
     memset(p, 0, sizeof(*p));
     if (len < sizeof(*hdr)) {
@@ -487,6 +511,30 @@ static uint16_t nvme_lm_parse(NvmeCtrl *sn, const uint8_t *buf, uint32_t len,
                 le64_to_cpu(dns->id_ns.nsze) < le64_to_cpu(p->ns[i].nsze)) {
                 LM_BAD("namespace %u missing or smaller on the destination",
                        nsid);
+            }
+            if (test_and_set_bit(nsid, listed)) {
+                LM_BAD("namespace %u listed twice", nsid);
+            }
+        }
+        /*
+         * Which namespaces a controller has is the host administrator's
+         * decision (Namespace Attachment), never the state's: the state
+         * must list exactly the namespaces this controller has, else its
+         * guest would see namespaces vanish, or get one the administrator
+         * did not give it.  Nothing is attached or detached here.  The
+         * status is Invalid Field in Command, as for every state this
+         * controller cannot take: a field of the command's data (the
+         * namespace list) holds a value it does not accept; the statuses
+         * about attachment (Namespace Not Attached, Namespace Is Private)
+         * are specific to Namespace Attachment.
+         */
+        for (uint32_t nsid = 1; nsid <= NVME_MAX_NAMESPACES; nsid++) {
+            bool in_state = test_bit(nsid, listed);
+
+            if (in_state != nvme_lm_ns_ours(sn, cc, nsid)) {
+                LM_BAD("namespace %u %s", nsid,
+                       in_state ? "is not attached to this controller"
+                                : "is attached here but not in the state");
             }
         }
     }
@@ -598,19 +646,12 @@ static void nvme_lm_apply(NvmeCtrl *sn, const NvmeLmParsed *p)
                 clear_bit(i, sn->changed_nsids);
             }
         }
-        /* namespaces: exactly those the source had attached */
-        for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-            NvmeNamespace *ns = nvme_ns(sn, i);
-
-            if (ns) {
-                sn->namespaces[i] = NULL;
-                ns->attached--;
-            }
-        }
-        for (int i = 0; i < le16_to_cpu(r->nns); i++) {
-            nvme_attach_ns(sn, nvme_subsys_ns(sn->subsys,
-                                              le32_to_cpu(p->ns[i].nsid)));
-        }
+        /*
+         * Namespaces: none attached or detached here.  nvme_lm_parse()
+         * checked that the state lists exactly those this controller has
+         * now or gets from nvme_start_ctrl() (above, or when its guest
+         * enables it).
+         */
     } else {
         /* I/O queues only, onto an enabled controller */
         for (int i = 1; i <= sn->params.max_ioqpairs; i++) {

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test guest under QEMU TCG: q35, emulated intel-iommu, and two NVMe PFs
 # with SR-IOV and TP4159 live migration (0: source drive, 1: destination drive), each
-# in its own subsystem, with a namespace of its own and one on a shared image; and a
-# third PF with SR-IOV but without live migration.  The console goes to LOG; the run is bounded
-# by TIMEOUT seconds.
+# in its own subsystem, with a namespace of its own, one on a shared image and a
+# detached one; and a third PF with SR-IOV but without live migration.  The console
+# goes to LOG; the run is bounded by TIMEOUT seconds.
 # usage: run-vm.sh MODE LOG      (MODE: check | demo | shell)
 # env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU ACCEL QEMU_BIN APPEND
 # The CPU has no 5-level paging: the KASAN debug kernel under TCG reported a wild
@@ -26,20 +26,27 @@ DISK_MB=${DISK_MB:-64}
 
 # namespace 1: the drive's own disk (local storage, migrated by copying; discards
 # punch holes, so Get LBA Status reports them unallocated);
-# namespace 2: one disk image that both drives attach (shared storage).
+# namespace 2: one disk image that both drives attach (shared storage);
+# namespace 3: a small disk that no controller gets at boot or at enable
+# (detached=on), which tests give to and take from VFs with Namespace
+# Attachment, as a host administrator would.
 shared=$B/disk-shared.img
 [ -e "$shared" ] || truncate -s ${DISK_MB}M "$shared"
 drives=()
 for i in 0 1; do
 	img=$B/disk$i.img
 	[ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
+	spare=$B/disk$i-spare.img
+	[ -e "$spare" ] || truncate -s 4M "$spare"
 	drives+=(-device pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))
 		-device nvme-subsys,id=subsys$i,nqn=nqn.2026-11.org.vfio-nvme:drive$i
 		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
 		-drive file=$img,if=none,id=local$i,format=raw,cache=unsafe,discard=unmap
 		-device nvme-ns,drive=local$i,nsid=1,bus=nvme$i
 		-drive file=$shared,if=none,id=shared$i,format=raw,cache=unsafe,file.locking=off
-		-device nvme-ns,drive=shared$i,nsid=2,bus=nvme$i)
+		-device nvme-ns,drive=shared$i,nsid=2,bus=nvme$i
+		-drive file=$spare,if=none,id=spare$i,format=raw,cache=unsafe
+		-device nvme-ns,drive=spare$i,nsid=3,bus=nvme$i,detached=on)
 done
 # a third drive without TP4159: nvme-vfio-pci passes its VFs through
 img=$B/disk2.img

@@ -4,7 +4,8 @@
  * state machine's arcs, save/resume on one VF, and a live migration from a
  * VF of PF 0 to a VF of PF 1 while a userspace NVMe driver (queues in
  * VFIO-mapped memory, shared by both VFs' container) keeps writing; then
- * the abort paths.  Namespace 2 of both drives is one shared image.
+ * the abort paths, and a stream that lists a namespace the destination VF
+ * does not have.  Namespace 2 of both drives is one shared image.
  *
  * Expects both PFs prepared by "vfio-nvme-setup sriov PF 3 2".
  */
@@ -825,6 +826,161 @@ TEST_F(mig, trace_and_debugfs)
 	snprintf(path, sizeof(path), "%s cntlid=%u op=resume", self->p.bdf[0], self->p.drv.cntlid);
 	EXPECT_NE(NULL, strstr(buf, path));
 	EXPECT_NE(NULL, strstr(buf, "ret=0"));
+}
+
+/*
+ * Namespace attachment stays the host administrator's decision: the
+ * stream never attaches a namespace to the destination VF.  Namespace 3 of
+ * both drives is created detached (the rig's run-vm.sh: detached=on), so
+ * only Namespace Attachment gives it to a controller.  Namespaces 1 and 2
+ * cannot show this on the test device: QEMU 10.0 attaches them again to
+ * any controller that is enabled (nvme_start_ctrl()), so a detach of them
+ * from a VF lasts only until its next controller enable.
+ */
+#define GRANT_NSID	3
+
+FIXTURE(ns) {
+	struct vf_pair p;
+	struct nvme_drv dst;	/* a driver of its own on the destination VF */
+};
+
+/* detach nsid from every controller of pf's subsystem that has it */
+static int ns_revoke_all(struct nvme_pf *pf, uint32_t nsid)
+{
+	struct nvme_ctrl_list list;
+	int ret = nvme_pf_ns_ctrls(pf, nsid, &list);
+
+	for (int i = 0; !ret && i < le16toh(list.num); i++)
+		ret = nvme_pf_ns_attach(pf, nsid, le16toh(list.identifier[i]), false);
+	return ret;
+}
+
+FIXTURE_SETUP(ns)
+{
+	struct nvme_ctrl_list list;
+	int ret = vf_pair_open(&self->p, DRIVER, SHARED_NSID, QSIZE);
+
+	if (ret == -ENODEV)
+		SKIP(return, "needs two NVMe PFs with SR-IOV, VF 1 online");
+	ASSERT_EQ(0, ret);
+	for (int i = 0; i < 2; i++) {
+		ret = nvme_pf_ns_ctrls(&self->p.pf[i], GRANT_NSID, &list);
+		if (lm_sc(ret) == LM_SC_INVALID_FIELD)
+			SKIP(return, "drive %s has no namespace %d", self->p.pf[i].bdf,
+			     GRANT_NSID);
+		ASSERT_EQ(0, ret);
+		/* what a test before this one may have left */
+		ASSERT_EQ(0, ns_revoke_all(&self->p.pf[i], GRANT_NSID));
+	}
+}
+
+FIXTURE_TEARDOWN(ns)
+{
+	nvme_drv_fini(&self->dst);
+	/* later tests must find namespace 3 attached nowhere */
+	for (int i = 0; i < 2; i++)
+		if (self->p.pf[i].fd >= 0)
+			EXPECT_EQ(0, ns_revoke_all(&self->p.pf[i], GRANT_NSID));
+	vf_pair_close(&self->p, false);
+}
+
+/* the active namespace list (Identify CNS 02h) of drv's controller: bit n for NSID n < 32 */
+static long long active_ns(struct nvme_drv *drv)
+{
+	struct nvme_sqe cmd = {
+		.opcode = nvme_admin_identify,
+		.cdw10 = NVME_IDENTIFY_CNS_NS_ACTIVE_LIST,
+	};
+	long long mask = 0;
+	struct vfio_dma buf;
+	uint32_t *ids;
+	int ret;
+
+	ret = vfio_dma_alloc(drv->dev->ctr, 4096, &buf);
+	if (ret)
+		return ret;
+	cmd.prp1 = buf.iova;
+	ret = nvme_drv_admin(drv, &cmd, NULL);
+	ids = buf.va;
+	for (int i = 0; !ret && i < 1024 && ids[i]; i++)
+		mask |= le32toh(ids[i]) < 32 ? 1LL << le32toh(ids[i]) : 1LL << 32;
+	vfio_dma_free(drv->dev->ctr, &buf);
+	return ret ? (ret > 0 ? -EIO : ret) : mask;
+}
+
+/* whether nsid is attached to controller cntlid of pf's subsystem: 1, 0 or < 0 */
+static int ns_attached(struct nvme_pf *pf, uint32_t nsid, uint16_t cntlid)
+{
+	struct nvme_ctrl_list list;
+	int ret = nvme_pf_ns_ctrls(pf, nsid, &list);
+
+	if (ret)
+		return ret > 0 ? -EIO : ret;
+	for (int i = 0; i < le16toh(list.num); i++)
+		if (le16toh(list.identifier[i]) == cntlid)
+			return 1;
+	return 0;
+}
+
+/*
+ * The review's sequence: the administrator gave namespace 3 to both VFs,
+ * then took it from the destination.  The source's state lists it; the
+ * destination controller refuses the state (Invalid Field, -EINVAL from
+ * RESUMING -> STOP), the VF does not get the namespace, and after a reset
+ * it works with what the administrator left it.
+ */
+TEST_F(ns, detached_namespace_is_not_attached_by_the_stream)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+
+	ASSERT_EQ(0, nvme_pf_ns_attach(&self->p.pf[0], GRANT_NSID, self->p.scid[0], true));
+	ASSERT_EQ(0, nvme_pf_ns_attach(&self->p.pf[1], GRANT_NSID, self->p.scid[1], true));
+	ASSERT_EQ(0, nvme_pf_ns_attach(&self->p.pf[1], GRANT_NSID, self->p.scid[1], false));
+	EXPECT_EQ(1 << 1 | 1 << 2 | 1 << GRANT_NSID, active_ns(&self->p.drv));
+
+	nvme_drv_pattern(self->p.buf[0].va, 90, 7);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 90, self->p.buf[0].iova));
+	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	EXPECT_EQ(-EINVAL, vfio_mig_load(dst, stream, len, 4096));
+	free(stream);
+	EXPECT_EQ(S_RESUMING, vfio_mig_get(dst));
+	EXPECT_EQ(0, ns_attached(&self->p.pf[1], GRANT_NSID, self->p.scid[1]));
+
+	/* the destination after a reset: namespaces 1 and 2, and it works */
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(dst));
+	ASSERT_EQ(0, nvme_drv_init(&self->dst, dst, SHARED_NSID));
+	EXPECT_EQ(1 << 1 | 1 << 2, active_ns(&self->dst));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->dst, 1, QSIZE));
+	EXPECT_EQ(0, verify(&self->dst, &self->p.buf[NBUF - 1], 90, 1, 7));
+
+	/* the source was never touched: it runs on */
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 90, 1, 7));
+}
+
+/* namespace 3 given to both VFs: the same namespaces, the state loads */
+TEST_F(ns, same_namespaces_load)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+
+	ASSERT_EQ(0, nvme_pf_ns_attach(&self->p.pf[0], GRANT_NSID, self->p.scid[0], true));
+	ASSERT_EQ(0, nvme_pf_ns_attach(&self->p.pf[1], GRANT_NSID, self->p.scid[1], true));
+	nvme_drv_pattern(self->p.buf[0].va, 91, 8);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 91, self->p.buf[0].iova));
+	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	EXPECT_EQ(0, vfio_mig_load(dst, stream, len, 4096));
+	free(stream);
+	ASSERT_EQ(0, vfio_mig_set(src, S_STOP, NULL));
+	ASSERT_EQ(0, nvme_drv_switch(&self->p.drv, dst));
+	EXPECT_EQ(1 << 1 | 1 << 2 | 1 << GRANT_NSID, active_ns(&self->p.drv));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 91, 1, 8));
 }
 
 #define CLOSE_VFS	4	/* VFs 1 and 2 of both PFs */

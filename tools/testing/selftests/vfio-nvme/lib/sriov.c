@@ -268,3 +268,22 @@ int nvme_pf_vf_offline(struct nvme_pf *pf, int vfn)
 	return nvme_pf_virt_mgmt(pf, NVME_VIRT_MGMT_ACT_OFFLINE_SEC_CTRL,
 				 NVME_VIRT_MGMT_RT_VQ_RESOURCE, le16toh(sc.scid), 0);
 }
+
+int nvme_pf_ns_attach(struct nvme_pf *pf, uint32_t nsid, uint16_t cntlid, bool attach)
+{
+	struct nvme_ctrl_list list = {
+		.num = htole16(1),
+		.identifier[0] = htole16(cntlid),
+	};
+	int ret = attach ? nvme_ns_attach_ctrls(pf->fd, nsid, &list)
+			 : nvme_ns_detach_ctrls(pf->fd, nsid, &list);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int nvme_pf_ns_ctrls(struct nvme_pf *pf, uint32_t nsid, struct nvme_ctrl_list *list)
+{
+	int ret = nvme_identify_nsid_ctrl_list(pf->fd, nsid, 0, list);
+
+	return ret < 0 ? -errno : ret;
+}

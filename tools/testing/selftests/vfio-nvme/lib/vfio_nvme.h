@@ -57,6 +57,14 @@ int nvme_pf_release_flexible(struct nvme_pf *pf);
 /* assign nvq queue and nvi interrupt resources to a VF's controller and set it online */
 int nvme_pf_vf_online(struct nvme_pf *pf, int vfn, uint16_t nvq, uint16_t nvi);
 int nvme_pf_vf_offline(struct nvme_pf *pf, int vfn);
+/*
+ * Namespace Attachment: attach namespace nsid to controller cntlid of the
+ * PF's subsystem, or detach it.  Returns the NVMe status, -errno on I/O
+ * errors.
+ */
+int nvme_pf_ns_attach(struct nvme_pf *pf, uint32_t nsid, uint16_t cntlid, bool attach);
+/* Identify CNS 12h: the controllers nsid is attached to; NVMe status or -errno */
+int nvme_pf_ns_ctrls(struct nvme_pf *pf, uint32_t nsid, struct nvme_ctrl_list *list);
 
 /*
  * VFIO, group/container API with the type1 IOMMU backend.  Devices opened in

@@ -101,6 +101,7 @@ static struct kunit_suite nvme_lm_test_suite = {
 	.name = "nvme-lm",
 	.test_cases = nvme_lm_test_cases,
 };
+
 kunit_test_suite(nvme_lm_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the NVMe live migration PF helpers");

@@ -11,6 +11,14 @@
  * CDW10: opcode, select (bits 15:8, FFh any); CDW11: action; CDW12: status
  * or delay in ms; CDW13: count (at least 1); CDW14: commands to skip.
  *
+ * Two more actions are settings of the primary controller, kept until
+ * changed, that let tests exercise what real PFs differ in: VS_PAD makes
+ * every vendor specific state saved CDW12 bytes larger (a multiple of 4,
+ * at most 512 KiB), so a state spans several commands; FMTS with CDW12
+ * bit 0 set lists a foreign NVMe-defined version and a foreign vendor
+ * UUID before this model's own in Identify CNS 20h, as a PF supporting a
+ * newer format would.
+ *
  * A command held by the delay can be aborted (Abort, SQID 0): it completes
  * at once with Command Abort Requested, as a host that gives up on a slow
  * command expects of a controller that honours the abort.
@@ -55,6 +63,17 @@ uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
     uint32_t dw13 = le32_to_cpu(req->cmd.cdw13);
     uint32_t dw14 = le32_to_cpu(req->cmd.cdw14);
 
+    if (dw11 == NVME_LM_FAULT_VS_PAD) {
+        if (dw12 % 4 || dw12 > NVME_LM_MAX_VS_PAD) {
+            return NVME_INVALID_FIELD | NVME_DNR;
+        }
+        n->lm.vs_pad = dw12;
+        return NVME_SUCCESS;
+    }
+    if (dw11 == NVME_LM_FAULT_FMTS) {
+        n->lm.foreign_fmts = dw12 & 1;
+        return NVME_SUCCESS;
+    }
     if (dw11 > NVME_LM_FAULT_NO_CSUP) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }

@@ -52,8 +52,17 @@ uint16_t nvme_lm_get_state(NvmeCtrl *n, NvmeRequest *req);
 uint16_t nvme_lm_set_state(NvmeCtrl *n, NvmeRequest *req);
 
 /* lm-state.c: the controller state, encoded and decoded */
-GByteArray *nvme_lm_save(NvmeCtrl *sn, uint8_t csvi, bool vendor,
-                         uint16_t *status);
+/* NVME_LM_FAULT_VS_PAD: bytes a vendor state may be padded with, at most */
+#define NVME_LM_MAX_VS_PAD      (512 * 1024)
+
+/* 1-based CNS 20h index of this model's version and UUID */
+static inline uint8_t nvme_lm_own_fmt(NvmeCtrl *n)
+{
+    return n->lm.foreign_fmts ? 2 : 1;
+}
+
+GByteArray *nvme_lm_save(NvmeCtrl *sn, uint32_t vs_pad, uint8_t csvi,
+                         bool vendor, uint16_t *status);
 uint16_t nvme_lm_load(NvmeCtrl *sn, const uint8_t *buf, uint32_t len,
                       uint8_t csuuidi);
 

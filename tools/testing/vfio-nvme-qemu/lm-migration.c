@@ -125,13 +125,15 @@ uint16_t nvme_lm_get_state(NvmeCtrl *n, NvmeRequest *req)
     if (status) {
         return status;
     }
-    if (csvi > 1 || csuuidi > 1 || (csuuidi && !csvi)) {
+    /* CSVI 0: the header only; otherwise this model's own formats */
+    if ((csvi && csvi != nvme_lm_own_fmt(n)) ||
+        (csuuidi && csuuidi != nvme_lm_own_fmt(n)) || (csuuidi && !csvi)) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
     if (!sn->lm.suspended) {
         return NVME_LM_CTRL_NOT_SUSPENDED | NVME_DNR;
     }
-    b = nvme_lm_save(sn, csvi, csuuidi, &status);
+    b = nvme_lm_save(sn, n->lm.vs_pad, csvi, csuuidi, &status);
     if (status) {
         return status;
     }
@@ -162,7 +164,8 @@ uint16_t nvme_lm_set_state(NvmeCtrl *n, NvmeRequest *req)
         return status;
     }
     lm = &sn->lm;
-    if (csvi != 1 || csuuidi > 1 || !len) {
+    if (csvi != nvme_lm_own_fmt(n) ||
+        (csuuidi && csuuidi != nvme_lm_own_fmt(n)) || !len) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
     if (!lm->suspended) {

@@ -82,7 +82,7 @@ typedef struct QEMU_PACKED NvmeLmVsRegs {
     uint64_t asq;
     uint64_t acq;
     uint32_t intms;
-    uint32_t rsvd28;
+    uint32_t npad;              /* dwords of padding after the lists */
     uint16_t asq_head;
     uint16_t asq_tail;
     uint16_t acq_head;
@@ -175,7 +175,8 @@ static uint32_t nvme_lm_count_ioq(NvmeCtrl *sn, bool cq)
     return count;
 }
 
-static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
+static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint32_t vs_pad,
+                                   uint16_t *status)
 {
     GByteArray *b = g_byte_array_new();
     NvmeLmVsHdr hdr = { .magic = cpu_to_le32(NVME_LM_VS_MAGIC),
@@ -192,6 +193,7 @@ static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
     r.asq = sn->bar.asq;
     r.acq = sn->bar.acq;
     r.intms = sn->bar.intms;
+    r.npad = cpu_to_le32(vs_pad / 4);
     if (sn->sq[0]) {
         r.asq_head = cpu_to_le16(sn->admin_sq.head);
         r.asq_tail = cpu_to_le16(sn->admin_sq.tail);
@@ -275,6 +277,11 @@ static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
         e.nsze = cpu_to_le64(le64_to_cpu(ns->id_ns.nsze));
         g_byte_array_append(b, (uint8_t *)&e, sizeof(e));
     }
+    for (uint32_t i = 0; i < vs_pad / 4; i++) {
+        uint32_t pad = cpu_to_le32(0x50414421 ^ i);     /* "PAD!" */
+
+        g_byte_array_append(b, (uint8_t *)&pad, sizeof(pad));
+    }
 
     /* only AERs may still be outstanding on a suspended controller */
     for (int i = 0; i <= sn->params.max_ioqpairs; i++) {
@@ -297,8 +304,8 @@ static GByteArray *nvme_lm_save_vs(NvmeCtrl *sn, uint16_t *status)
     return b;
 }
 
-GByteArray *nvme_lm_save(NvmeCtrl *sn, uint8_t csvi, bool vendor,
-                         uint16_t *status)
+GByteArray *nvme_lm_save(NvmeCtrl *sn, uint32_t vs_pad, uint8_t csvi,
+                         bool vendor, uint16_t *status)
 {
     GByteArray *b = g_byte_array_new();
     NvmeLmStateHdr hdr = {};
@@ -357,7 +364,7 @@ GByteArray *nvme_lm_save(NvmeCtrl *sn, uint8_t csvi, bool vendor,
     ((NvmeLmStateHdr *)b->data)->nvmecss[0] =
         cpu_to_le64((b->len - sizeof(hdr)) / 4);
     if (vendor) {
-        vs = nvme_lm_save_vs(sn, status);
+        vs = nvme_lm_save_vs(sn, vs_pad, status);
         ((NvmeLmStateHdr *)b->data)->vss[0] = cpu_to_le64(vs->len / 4);
         g_byte_array_append(b, vs->data, vs->len);
         g_byte_array_free(vs, true);
@@ -469,6 +476,10 @@ static uint16_t nvme_lm_parse(NvmeCtrl *sn, const uint8_t *buf, uint32_t len,
               p->r->nevents * sizeof(NvmeLmVsEvent) +
               le16_to_cpu(p->r->npending) * sizeof(NvmeLmVsCqe) +
               le16_to_cpu(p->r->nns) * sizeof(NvmeLmVsNs);
+        if (le32_to_cpu(p->r->npad) > NVME_LM_MAX_VS_PAD / 4) {
+            LM_BAD("vendor state padding");
+        }
+        off += le32_to_cpu(p->r->npad) * 4;
         if (off != vss * 4 || p->r->naer > sn->params.aerl + 1 ||
             p->r->nevents > sn->params.aer_max_queued) {
             LM_BAD("vendor state lists");
@@ -756,6 +767,17 @@ uint16_t nvme_lm_identify_state_fmts(NvmeCtrl *n, NvmeRequest *req)
         return NVME_INVALID_FIELD | NVME_DNR;
     }
     /* NV, NUUID, NV version IDs (2 bytes each), then NUUID UUIDs */
+    if (n->lm.foreign_fmts) {
+        /* a version and a UUID this model cannot save or load, first */
+        buf[0] = 2;
+        buf[1] = 2;
+        stw_le_p(&buf[2], 0x7fff);
+        stw_le_p(&buf[4], 0x0000);
+        memset(&buf[6], 0xee, sizeof(nvme_lm_vs_uuid));
+        memcpy(&buf[6 + sizeof(nvme_lm_vs_uuid)], nvme_lm_vs_uuid,
+               sizeof(nvme_lm_vs_uuid));
+        return nvme_c2h(n, buf, sizeof(buf), req);
+    }
     buf[0] = 1;
     buf[1] = 1;
     stw_le_p(&buf[2], 0x0000);

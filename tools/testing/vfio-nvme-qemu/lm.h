@@ -80,6 +80,9 @@ enum {
     NVME_LM_FAULT_STATUS  = 1,  /* complete with the given status */
     NVME_LM_FAULT_DELAY   = 2,  /* complete normally after a delay */
     NVME_LM_FAULT_NO_CSUP = 3,  /* complete normally, completion dword 0 clear */
+    /* settings of the primary controller, kept until changed */
+    NVME_LM_FAULT_VS_PAD  = 4,  /* vendor states saved carry CDW12 bytes more */
+    NVME_LM_FAULT_FMTS    = 5,  /* CDW12 bit 0: list foreign formats first */
 };
 
 typedef struct NvmeLmRange {
@@ -104,6 +107,8 @@ typedef struct NvmeLmCtrl {
     /* on the primary controller */
     NvmeLmCdq   cdq[NVME_LM_MAX_CDQS];
     NvmeLmFault fault;
+    uint32_t    vs_pad;         /* NVME_LM_FAULT_VS_PAD */
+    bool        foreign_fmts;   /* NVME_LM_FAULT_FMTS */
     QEMUTimer   *delay_timer;
     struct NvmeRequest *delayed_req;
 } NvmeLmCtrl;

@@ -32,7 +32,10 @@ DISK_MB=${DISK_MB:-64}
 # Attachment, as a host administrator would.
 shared=$B/disk-shared.img
 [ -e "$shared" ] || truncate -s ${DISK_MB}M "$shared"
+# Drive 1 has a smaller MDTS (32 KiB, QEMU's default is 512 KiB), as many
+# real drives do: a controller state larger than that must move in pieces.
 drives=()
+mdts=(7 3)
 for i in 0 1; do
 	img=$B/disk$i.img
 	[ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
@@ -40,7 +43,7 @@ for i in 0 1; do
 	[ -e "$spare" ] || truncate -s 4M "$spare"
 	drives+=(-device pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))
 		-device nvme-subsys,id=subsys$i,nqn=nqn.2026-11.org.vfio-nvme:drive$i
-		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
+		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,mdts=${mdts[i]},max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
 		-drive file=$img,if=none,id=local$i,format=raw,cache=unsafe,discard=unmap
 		-device nvme-ns,drive=local$i,nsid=1,bus=nvme$i
 		-drive file=$shared,if=none,id=shared$i,format=raw,cache=unsafe,file.locking=off

@@ -422,6 +422,102 @@ TEST_F(mig, failed_stop_copy_leaks_nothing_and_retries)
 	EXPECT_EQ(S_RUNNING, vfio_mig_get(src));
 }
 
+/* a vendor state this much larger than the rig's drives make: several pieces */
+#define BIG_PAD		(96 * 1024)
+
+/*
+ * A PF may list a newer state format first and the source's second: the
+ * destination takes any format its PF lists, not only its first.
+ */
+TEST_F(mig, state_format_listed_second_loads)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int ret;
+
+	nvme_drv_pattern(self->p.buf[0].va, 90, 4);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 90, self->p.buf[0].iova));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[1], 0, 0xff, LM_FAULT_FMTS, 1, 0));
+	ASSERT_EQ(0, vfio_mig_save(src, &stream, &len));
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	ret = vfio_mig_load(dst, stream, len, 4096);
+	ASSERT_EQ(0, lm_fault(&self->p.pf[1], 0, 0xff, LM_FAULT_FMTS, 0, 0));
+	EXPECT_EQ(0, ret);
+	free(stream);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 90, 1, 4));
+}
+
+/*
+ * Drive 1's MDTS is 32 KiB: a state of more than 96 KiB goes to a VF of
+ * it, and back, in pieces each command can carry; the controller then
+ * runs on with its queues.
+ */
+TEST_F(mig, large_state_moves_within_mdts)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL, *back = NULL;
+	size_t len = 0, blen = 0;
+	int ret;
+
+	nvme_drv_pattern(self->p.buf[0].va, 91, 5);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 91, self->p.buf[0].iova));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], 0, 0xff, LM_FAULT_VS_PAD, BIG_PAD, 0));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[1], 0, 0xff, LM_FAULT_VS_PAD, BIG_PAD, 0));
+	ret = vfio_mig_save(src, &stream, &len);
+	EXPECT_EQ(0, ret);
+	EXPECT_LT(BIG_PAD, len);
+	ASSERT_EQ(0, vfio_pci_enable_dma(dst));
+	if (!ret)
+		ret = vfio_mig_load(dst, stream, len, 65536);
+	EXPECT_EQ(0, ret) TH_LOG("to drive 1: %s", strerror(-ret));
+	/* and back: read from drive 1 in pieces, loaded where it came from */
+	if (!ret)
+		ret = vfio_mig_save(dst, &back, &blen);
+	EXPECT_EQ(0, ret) TH_LOG("from drive 1: %s", strerror(-ret));
+	if (!ret)
+		ret = vfio_mig_load(src, back, blen, 65536);
+	EXPECT_EQ(0, ret) TH_LOG("back to drive 0: %s", strerror(-ret));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], 0, 0xff, LM_FAULT_VS_PAD, 0, 0));
+	ASSERT_EQ(0, lm_fault(&self->p.pf[1], 0, 0xff, LM_FAULT_VS_PAD, 0, 0));
+	free(stream);
+	free(back);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	if (vfio_mig_get(src) != S_RUNNING)
+		ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 91, 1, 5));
+}
+
+/*
+ * A Set Controller State piece refused after the PF took earlier pieces
+ * leaves the PF holding part of a state: ERROR, not "nothing happened".
+ */
+TEST_F(mig, state_piece_refused_midway_means_error)
+{
+	struct vfio_dev *src = &self->p.dev[0], *dst = &self->p.dev[1];
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int ret;
+
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], 0, 0xff, LM_FAULT_VS_PAD, BIG_PAD, 0));
+	ret = vfio_mig_save(src, &stream, &len);
+	ASSERT_EQ(0, lm_fault(&self->p.pf[0], 0, 0xff, LM_FAULT_VS_PAD, 0, 0));
+	ASSERT_EQ(0, ret);
+	/* Set Controller State (select 2): the second piece is refused */
+	ASSERT_EQ(0, lm_fault_after(&self->p.pf[1], LM_OPC_MIG_SEND, 2, LM_FAULT_STATUS,
+				    LM_SC_INVALID_FIELD, 1, 1));
+	ret = vfio_mig_load(dst, stream, len, 65536);
+	lm_fault(&self->p.pf[1], LM_OPC_MIG_SEND, 0xff, LM_FAULT_CLEAR, 0, 0);
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_EQ(S_ERROR, vfio_mig_get(dst));
+	free(stream);
+	ASSERT_EQ(0, ioctl(dst->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(S_RUNNING, vfio_mig_get(dst));
+	ASSERT_EQ(0, vfio_mig_set(src, S_RUNNING, NULL));
+}
+
 /* poll()'s events for the data fd, now */
 static short data_fd_events(int fd)
 {

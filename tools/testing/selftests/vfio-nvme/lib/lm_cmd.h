@@ -64,13 +64,18 @@ int lm_track_recv(struct nvme_pf *pf, uint16_t cntlid, uint64_t start, bool clea
  * (and select sel, 0xff any) get action: LM_FAULT_STATUS completes with
  * status arg, LM_FAULT_DELAY completes arg ms late, LM_FAULT_NO_CSUP
  * completes normally with completion dword 0 clear.  lm_fault_after()
- * lets skip matching commands through first.
+ * lets skip matching commands through first.  Two settings of the PF stay
+ * until changed (opcode and sel unused): LM_FAULT_VS_PAD makes every
+ * vendor state it saves arg bytes larger, LM_FAULT_FMTS with arg 1 lists
+ * a foreign state format before the device's own in Identify CNS 20h.
  */
 enum {
 	LM_FAULT_CLEAR		= 0,
 	LM_FAULT_STATUS		= 1,
 	LM_FAULT_DELAY		= 2,
 	LM_FAULT_NO_CSUP	= 3,
+	LM_FAULT_VS_PAD		= 4,
+	LM_FAULT_FMTS		= 5,
 };
 
 int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,

@@ -104,7 +104,8 @@ qemu: $(B)/.deps
 	$(RIG)/build-qemu.sh
 
 # every selftest on Debian's kernel and on the debug kernel (KASAN, lockdep);
-# ONLY=a_test,b_test runs just those
+# ONLY=a_test,b_test runs just those; RIG_APPEND=VAR=value puts VAR in the
+# tests' environment (the kernel hands unknown parameters to init)
 CHECK_KERNELS ?= debian debug
 check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
 	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log
@@ -112,7 +113,7 @@ check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
 	@for k in $(CHECK_KERNELS); do \
 		echo "booting the rig on the $$k kernel (TCG); console log: $(LOGDIR)/check-$$k.log"; \
 		VM_KERNEL=$$(eval echo \$$VM_KERNEL_$$k) VM_INITRD=$$(eval echo \$$INITRD_$$k) \
-			APPEND="$(if $(ONLY),only=$(ONLY))" \
+			APPEND="$(if $(ONLY),only=$(ONLY)) $(RIG_APPEND)" \
 			$(RIG)/run-vm.sh check $(LOGDIR)/check-$$k.log; \
 		grep -E '^(RIG|QEMU)' $(LOGDIR)/check-$$k.log; \
 	done; true

@@ -3,7 +3,8 @@
 # Build the debug guest kernel from the patched tree ($B/linux) with nvme-vfio-pci
 # in tree: KASAN, lockdep (PROVE_LOCKING), DEBUG_ATOMIC_SLEEP, kmemleak (scans on
 # demand only), KUnit, VFIO_NOIOMMU,
-# IOMMUFD and the VFIO cdev.  Output: $B/debug-kernel (objects), bzImage, and the
+# IOMMUFD, the VFIO cdev and userfaultfd (mig_race_test stalls a data fd call in
+# one).  Output: $B/debug-kernel (objects), bzImage, and the
 # modules installed under $B/debug-kroot.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -23,11 +24,11 @@ if [ ! -e "$O/.config" ] || [ "$RIG/build-debug-kernel.sh" -nt "$O/.config" ]; t
 		-e MODULES -e MODULE_UNLOAD -e DEVTMPFS -e DEVTMPFS_MOUNT -e BLK_DEV_INITRD \
 		-e DEBUG_FS -e FTRACE -e FUNCTION_TRACER -e DYNAMIC_DEBUG \
 		-e KASAN -e KASAN_GENERIC -e KASAN_OUTLINE -e PROVE_LOCKING -e DEBUG_ATOMIC_SLEEP \
-		-e DEBUG_LIST -e KUNIT -e KUNIT_DEBUGFS -e DEBUG_KMEMLEAK -d DEBUG_KMEMLEAK_AUTO_SCAN \
+		-e USERFAULTFD -e DEBUG_LIST -e KUNIT -e KUNIT_DEBUGFS -e DEBUG_KMEMLEAK -d DEBUG_KMEMLEAK_AUTO_SCAN \
 		-d DEBUG_INFO -d DEBUG_INFO_DWARF5 -d DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT -e DEBUG_INFO_NONE \
 		-d DRM -d SOUND -d WLAN -d WIRELESS -d USB_SUPPORT -d HID -d INPUT_JOYSTICK -d NETDEVICES
 	make -s O="$O" olddefconfig
-	for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK KUNIT VFIO_NOIOMMU IOMMUFD \
+	for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK KUNIT VFIO_NOIOMMU IOMMUFD USERFAULTFD \
 		VFIO_DEVICE_CDEV NVME_VFIO_PCI NVME_LM_KUNIT_TEST; do
 		grep -qE "^CONFIG_$opt=[ym]" "$O/.config" || die "debug kernel config lacks CONFIG_$opt"
 	done

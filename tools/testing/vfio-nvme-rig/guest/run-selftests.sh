@@ -4,6 +4,9 @@
 # indented with "# ", followed by one result line per test program.
 cd /selftests || exit 1
 timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
+# "selftest_timeout=N" on the kernel command line (RIG_APPEND) for ad hoc long runs
+t=$(sed -n 's/.*[ ]selftest_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$t" ] && timeout=$t
 # pf_* tests take PFs away (and put them back): they run last
 tests="$(ls *_test | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
 # "only=a_test,b_test" on the kernel command line (make check ONLY=...) picks tests

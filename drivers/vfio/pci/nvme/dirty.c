@@ -14,24 +14,120 @@
  * windows, and clears what it read.
  *
  * The PF clears whole dwords of its bitmap (32 granules), while a caller may
- * report any slice of its ranges: QEMU reports each memory section on its
- * own.  A granule read from the PF that is not wholly inside the slice being
- * reported goes to @dirty_spill, and the report of the slice that covers it
- * takes it from there: no dirty granule is ever lost, at the price of a
- * granule straddling two slices being reported in both.
+ * report any slice of its ranges, at pages smaller than the granule: QEMU
+ * reports each memory section on its own, and a section boundary may fall
+ * inside a granule.  So what the PF reported dirty and a report did not
+ * cover is kept, exactly, as parts of granules in @dirty_parts: each part
+ * is reported once, by the first report that covers it, and a granule the
+ * PF reports dirty again is whole again.
  */
 #include <linux/interval_tree.h>
+#include <linux/interval_tree_generic.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
-#include <linux/xarray.h>
 
 #include "nvmevf.h"
 
 /* bytes of bitmap read from the PF per Track Receive */
 #define NVMEVF_DIRTY_WINDOW	4096
+
+/**
+ * struct nvmevf_dirty_part - bytes of a granule the PF reported dirty that
+ *	no DMA_LOGGING_REPORT covered yet
+ * @rb: in &nvmevf_pci_core_device.dirty_parts
+ * @next: instead, in a report's &struct nvmevf_dirty_pool
+ * @start: first byte
+ * @last: last byte, in the granule of @start
+ * @subtree_last: for the interval tree
+ *
+ * The parts lie in the tracked ranges, each inside one granule, and the
+ * parts of a granule are what the reports since the PF last reported it
+ * dirty did not cover, separated by what they did: a granule holds at
+ * most one part more than the report boundaries that fell inside it.
+ * With QEMU, which reports its memory sections, that is one or two parts
+ * per granule a section boundary crosses, until the other side of the
+ * boundary is reported.  The parts are freed at STOP, and charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT) since its reports shape them.
+ */
+struct nvmevf_dirty_part {
+	union {
+		struct rb_node rb;
+		struct nvmevf_dirty_part *next;
+	};
+	u64 start;
+	u64 last;
+	u64 subtree_last;
+};
+
+#define NVMEVF_PART_START(p)	((p)->start)
+#define NVMEVF_PART_LAST(p)	((p)->last)
+INTERVAL_TREE_DEFINE(struct nvmevf_dirty_part, rb, u64, subtree_last,
+		     NVMEVF_PART_START, NVMEVF_PART_LAST, static inline, nvmevf_part);
+
+/*
+ * Parts allocated before a report reads and clears anything on the PF, as
+ * many as it can need, so that what the PF clears is always recorded.
+ */
+struct nvmevf_dirty_pool {
+	struct nvmevf_dirty_part *free;
+};
+
+static int nvmevf_pool_fill(struct nvmevf_dirty_pool *pool, unsigned long n)
+{
+	struct nvmevf_dirty_part *p;
+
+	while (n--) {
+		p = kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
+		if (!p)
+			return -ENOMEM;
+		p->next = pool->free;
+		pool->free = p;
+	}
+	return 0;
+}
+
+static void nvmevf_pool_put(struct nvmevf_dirty_pool *pool,
+			    struct nvmevf_dirty_part *p)
+{
+	p->next = pool->free;
+	pool->free = p;
+}
+
+static void nvmevf_pool_free(struct nvmevf_dirty_pool *pool)
+{
+	struct nvmevf_dirty_part *p;
+
+	while ((p = pool->free)) {
+		pool->free = p->next;
+		kfree(p);
+	}
+}
+
+/* a new part [@start, @last], from the pool filled for it */
+static void nvmevf_part_add(struct nvmevf_pci_core_device *nvmevf_dev,
+			    struct nvmevf_dirty_pool *pool, u64 start, u64 last)
+{
+	struct nvmevf_dirty_part *p = pool->free;
+
+	if (WARN_ON_ONCE(!p))
+		return;
+	pool->free = p->next;
+	p->start = start;
+	p->last = last;
+	nvmevf_part_insert(p, &nvmevf_dev->dirty_parts);
+}
+
+static void nvmevf_dirty_parts_free(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	struct nvmevf_dirty_part *p, *n;
+
+	rbtree_postorder_for_each_entry_safe(p, n, &nvmevf_dev->dirty_parts.rb_root, rb)
+		kfree(p);
+	nvmevf_dev->dirty_parts = RB_ROOT_CACHED;
+}
 
 static int nvmevf_dirty_track_stop(struct nvmevf_pci_core_device *nvmevf_dev);
 
@@ -153,7 +249,7 @@ int nvmevf_dirty_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev)
 	kfree(nvmevf_dev->dirty_ranges);
 	nvmevf_dev->dirty_ranges = NULL;
 	nvmevf_dev->dirty_nranges = 0;
-	xa_destroy(&nvmevf_dev->dirty_spill);
+	nvmevf_dirty_parts_free(nvmevf_dev);
 	return nvmevf_dirty_track_stop(nvmevf_dev);
 }
 
@@ -168,54 +264,163 @@ static int nvmevf_log_stop(struct vfio_device *vdev)
 	return ret;
 }
 
-/* granule @a (@gsize bytes) lies wholly inside [@iova, @end) */
-static bool nvmevf_dirty_within(u64 a, u64 gsize, u64 iova, u64 end)
+/* mark [@from, @to] dirty, clipped to [@iova, @last] */
+static void nvmevf_dirty_mark(struct iova_bitmap *dirty, u64 from, u64 to,
+			      u64 iova, u64 last)
 {
-	return a >= iova && a + gsize <= end;
+	from = max(from, iova);
+	to = min(to, last);
+	if (from <= to)
+		iova_bitmap_set(dirty, from, to - from + 1);
 }
 
-/* mark the part of granule @a (@gsize bytes) inside [@iova, @end) dirty */
-static void nvmevf_dirty_mark(struct iova_bitmap *dirty, u64 a, u64 gsize,
-			      u64 iova, u64 end)
+/* report the parts inside [@iova, @last] and keep only what is outside */
+static void nvmevf_dirty_take(struct nvmevf_pci_core_device *nvmevf_dev,
+			      struct nvmevf_dirty_pool *pool,
+			      struct iova_bitmap *dirty, u64 iova, u64 last)
 {
-	u64 from = max(a, iova), to = min(a + gsize, end);
+	struct rb_root_cached *root = &nvmevf_dev->dirty_parts;
+	struct nvmevf_dirty_part *p;
 
-	if (from < to)
-		iova_bitmap_set(dirty, from, to - from);
+	while ((p = nvmevf_part_iter_first(root, iova, last))) {
+		nvmevf_dirty_mark(dirty, p->start, p->last, iova, last);
+		nvmevf_part_remove(p, root);
+		if (p->start < iova && p->last > last) {
+			/* the report is inside the part: it splits (one per report) */
+			nvmevf_part_add(nvmevf_dev, pool, last + 1, p->last);
+			p->last = iova - 1;
+		} else if (p->start < iova) {
+			p->last = iova - 1;
+		} else if (p->last > last) {
+			p->start = last + 1;
+		} else {
+			nvmevf_pool_put(pool, p);
+			continue;
+		}
+		nvmevf_part_insert(p, root);
+	}
 }
 
-/* as above, and keep the granule for a later report if it reaches outside */
-static int nvmevf_dirty_set(struct nvmevf_pci_core_device *nvmevf_dev,
-			    struct iova_bitmap *dirty, u64 a, u64 gsize,
-			    u64 iova, u64 end)
+/*
+ * The PF reported granule @a dirty, and cleared it: its bytes in
+ * [@iova, @last] are reported now, all others are unreported again.
+ */
+static void nvmevf_dirty_granule(struct nvmevf_pci_core_device *nvmevf_dev,
+				 struct nvmevf_dirty_pool *pool,
+				 struct iova_bitmap *dirty, u64 a, u64 iova,
+				 u64 last)
 {
-	nvmevf_dirty_mark(dirty, a, gsize, iova, end);
-	if (nvmevf_dirty_within(a, gsize, iova, end))
-		return 0;
-	return xa_err(xa_store(&nvmevf_dev->dirty_spill,
-			       a >> nvmevf_dev->dirty_gran, xa_mk_value(1),
-			       GFP_KERNEL));
+	u64 glast = a + (1ULL << nvmevf_dev->dirty_gran) - 1;
+	struct nvmevf_dirty_part *p;
+
+	nvmevf_dirty_mark(dirty, a, glast, iova, last);
+	if (a >= iova && glast <= last)
+		return;
+	/* what was left of it (outside the report, taken already) goes */
+	while ((p = nvmevf_part_iter_first(&nvmevf_dev->dirty_parts, a, glast))) {
+		nvmevf_part_remove(p, &nvmevf_dev->dirty_parts);
+		nvmevf_pool_put(pool, p);
+	}
+	if (a < iova)
+		nvmevf_part_add(nvmevf_dev, pool, a, min(glast, iova - 1));
+	if (glast > last)
+		nvmevf_part_add(nvmevf_dev, pool, max(a, last + 1), glast);
+}
+
+/*
+ * Parts the granules the PF returns for a window at @addr of @nbits can
+ * leave: one for the first if it starts before the report, one for each
+ * at the end that reaches past it (the granule the report ends in, and
+ * those the PF reads beyond to fill its last dword).
+ */
+static unsigned long nvmevf_dirty_window_parts(u8 gran, u64 addr, u64 nbits,
+					       u64 iova, u64 last)
+{
+	u64 gsize = 1ULL << gran, k;
+	unsigned long n = 0;
+
+	for (k = 0; k < nbits && addr + (k << gran) < iova; k++)
+		n++;
+	for (k = nbits; k-- > 0 && addr + (k << gran) + gsize - 1 > last;)
+		n++;
+	return n;
+}
+
+/*
+ * The part of tracked range @i inside [@iova, @last], rounded out to
+ * whole granules: [@from, @to).  False if they do not meet.
+ */
+static bool nvmevf_dirty_span(struct nvmevf_pci_core_device *nvmevf_dev, u32 i,
+			      u64 iova, u64 last, u64 *from, u64 *to)
+{
+	const struct nvmevf_dirty_range *t = &nvmevf_dev->dirty_ranges[i];
+	u64 gsize = 1ULL << nvmevf_dev->dirty_gran;
+
+	*from = max_t(u64, t->start, round_down(iova, gsize));
+	*to = min_t(u64, t->last, last);
+	if (*from > *to)
+		return false;
+	*to = round_down(*to, gsize) + gsize;
+	return true;
+}
+
+/* granules in the window at @addr, and the bytes (whole dwords) the PF returns */
+static u64 nvmevf_dirty_window(u8 gran, u64 addr, u64 to, size_t *len)
+{
+	u64 nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8, (to - addr) >> gran);
+
+	*len = round_up(DIV_ROUND_UP((u32)nbits, 8), 4);
+	return nbits;
+}
+
+/*
+ * Every part the report can leave, allocated before anything is read: if
+ * an allocation fails, the report returns -ENOMEM before the PF cleared
+ * any of its bitmap, so the next report finds it all.  Reporting such a
+ * part at once instead is no way out: it lies outside the report, where
+ * the caller's bitmap has no bits.
+ */
+static int nvmevf_dirty_prealloc(struct nvmevf_pci_core_device *nvmevf_dev,
+				 struct nvmevf_dirty_pool *pool, u64 iova,
+				 u64 last)
+{
+	u8 gran = nvmevf_dev->dirty_gran;
+	unsigned long need = 1;		/* a part the report lies inside splits */
+	u64 from, to, addr, nbits;
+	size_t len;
+	u32 i;
+
+	for (i = 0; i < nvmevf_dev->dirty_nranges; i++) {
+		if (!nvmevf_dirty_span(nvmevf_dev, i, iova, last, &from, &to))
+			continue;
+		for (addr = from; addr < to; addr += nbits << gran) {
+			nbits = nvmevf_dirty_window(gran, addr, to, &len);
+			need += nvmevf_dirty_window_parts(gran, addr, len * 8,
+							  iova, last);
+		}
+	}
+	return nvmevf_pool_fill(pool, need);
 }
 
 /*
  * Read and clear the PF's bitmap over [@from, @to) (granule aligned, inside
- * one tracked range) in windows, marking what is dirty in [@iova, @end).
+ * one tracked range) in windows, reporting what is dirty in [@iova, @last].
  */
 static int nvmevf_dirty_read_range(struct nvmevf_pci_core_device *nvmevf_dev,
+				   struct nvmevf_dirty_pool *pool,
 				   struct iova_bitmap *dirty, void *bm, u64 from,
-				   u64 to, u64 iova, u64 end)
+				   u64 to, u64 iova, u64 last)
 {
 	u8 gran = nvmevf_dev->dirty_gran;
-	u64 gsize = 1ULL << gran, addr, nbits;
+	u64 addr, nbits;
 	unsigned long bit;
 	size_t len;
 	u32 count;
 	int ret;
 
 	for (addr = from; addr < to; addr += nbits << gran) {
-		nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8, (to - addr) >> gran);
 		/* the PF reads (and clears) whole dwords */
-		len = round_up(DIV_ROUND_UP((u32)nbits, 8), 4);
+		nbits = nvmevf_dirty_window(gran, addr, to, &len);
 
 		/* a report is the VMM's to stop: never hold it past a kill */
 		if (fatal_signal_pending(current))
@@ -230,30 +435,28 @@ static int nvmevf_dirty_read_range(struct nvmevf_pci_core_device *nvmevf_dev,
 		 * count only hints: every bit read is looked at.
 		 */
 		for (bit = find_next_bit_le(bm, len * 8, 0); bit < len * 8;
-		     bit = find_next_bit_le(bm, len * 8, bit + 1)) {
-			ret = nvmevf_dirty_set(nvmevf_dev, dirty, addr + ((u64)bit << gran),
-					       gsize, iova, end);
-			if (ret)
-				return ret;
-		}
+		     bit = find_next_bit_le(bm, len * 8, bit + 1))
+			nvmevf_dirty_granule(nvmevf_dev, pool, dirty,
+					     addr + ((u64)bit << gran), iova, last);
 		cond_resched();
 	}
 	return 0;
 }
 
 /*
- * Report [@iova, @iova + @length): only what was asked for at START is
- * read from the PF, so a report of any size costs Track Receive commands
- * in proportion to the tracked memory it covers.
+ * Report [@iova, @iova + @length): what earlier reports left of it, then
+ * what the PF has.  Only what was asked for at START is read from the PF,
+ * so a report of any size costs Track Receive commands in proportion to
+ * the tracked memory it covers.
  */
 static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 				     unsigned long iova, unsigned long length,
 				     struct iova_bitmap *dirty)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
-	u64 gsize, end, last;
-	unsigned long idx;
-	void *entry, *bm;
+	struct nvmevf_dirty_pool pool = {};
+	u64 end, last, from, to;
+	void *bm;
 	u32 i;
 	int ret = 0;
 
@@ -269,33 +472,24 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 		ret = -EINVAL;
 		goto out;
 	}
-	gsize = 1ULL << nvmevf_dev->dirty_gran;
+	ret = nvmevf_dirty_prealloc(nvmevf_dev, &pool, iova, last);
+	if (ret)
+		goto out;
 
-	/* what earlier reports read from the PF for this slice */
-	xa_for_each_range(&nvmevf_dev->dirty_spill, idx, entry,
-			  iova >> nvmevf_dev->dirty_gran, last >> nvmevf_dev->dirty_gran) {
-		u64 a = (u64)idx << nvmevf_dev->dirty_gran;
-
-		nvmevf_dirty_mark(dirty, a, gsize, iova, end);
-		if (nvmevf_dirty_within(a, gsize, iova, end))
-			xa_erase(&nvmevf_dev->dirty_spill, idx);
-	}
+	nvmevf_dirty_take(nvmevf_dev, &pool, dirty, iova, last);
 
 	/* the tracked ranges inside the report, nothing else */
 	for (i = 0; i < nvmevf_dev->dirty_nranges; i++) {
-		const struct nvmevf_dirty_range *t = &nvmevf_dev->dirty_ranges[i];
-		u64 from = max_t(u64, t->start, round_down(iova, gsize));
-		u64 to = min_t(u64, t->last, last);
-
-		if (from > to)
+		if (!nvmevf_dirty_span(nvmevf_dev, i, iova, last, &from, &to))
 			continue;
-		ret = nvmevf_dirty_read_range(nvmevf_dev, dirty, bm, from,
-					      round_down(to, gsize) + gsize, iova, end);
+		ret = nvmevf_dirty_read_range(nvmevf_dev, &pool, dirty, bm, from,
+					      to, iova, last);
 		if (ret)
 			break;
 	}
 out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);
+	nvmevf_pool_free(&pool);
 	kfree(bm);
 	return ret;
 }
@@ -309,7 +503,7 @@ static const struct vfio_log_ops nvmevf_log_ops = {
 /* offer DMA logging when the PF tracks host memory and iova_bitmap exists */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
-	xa_init(&nvmevf_dev->dirty_spill);
+	nvmevf_dev->dirty_parts = RB_ROOT_CACHED;
 	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER))
 		return;
 	if (nvme_lm_mem_track_caps(nvmevf_dev->lm, &nvmevf_dev->track_caps))

@@ -10,8 +10,8 @@
 #include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/nvme-lm.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
-#include <linux/xarray.h>
 #include <linux/vfio_pci_core.h>
 
 #include "stream.h"
@@ -95,8 +95,9 @@ struct nvmevf_migration_file {
  * @dirty_nranges: their number
  * @dirty_stop_failed: the errno of a Track Send stop the PF failed, 0 if
  *	none: the next DMA_LOGGING_START stops again first
- * @dirty_spill: granules the PF reported and cleared outside the range that
- *	was being reported, kept for the report that covers them (dirty.c)
+ * @dirty_parts: the parts of granules the PF reported dirty (and cleared)
+ *	that no report covered yet, an interval tree of struct
+ *	nvmevf_dirty_part (dirty.c)
  * @lba_log: the LBA change log while it is on (lba_log.c)
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
@@ -118,7 +119,7 @@ struct nvmevf_pci_core_device {
 	struct nvmevf_dirty_range *dirty_ranges;
 	u32 dirty_nranges;
 	int dirty_stop_failed;
-	struct xarray dirty_spill;
+	struct rb_root_cached dirty_parts;
 	struct nvmevf_lba_log *lba_log;
 	int last_errno;
 	struct dentry *debugfs;

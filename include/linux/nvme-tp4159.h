@@ -18,6 +18,7 @@
 
 #include <linux/bits.h>
 #include <linux/types.h>
+#include <linux/uuid.h>
 
 enum nvme_lm_admin_opcode {
 	nvme_admin_track_send		= 0x3d,
@@ -90,6 +91,18 @@ enum {
  * bit per granule from the start address; dword 0: bits set.
  */
 #define NVME_LM_TRACK_RECV_CLEAR	BIT(0)
+
+/*
+ * The vendor specific controller state format of this project's test
+ * device (tools/testing/vfio-nvme-qemu, nvme_lm_vs_uuid in lm-state.c),
+ * "nvme-lm-qemu-vs\x01".  A PF that lists it in Identify CNS 20h is that
+ * device, and takes the Track Memory Changes and Track Receive encoding
+ * above; nvme-vfio-pci offers DMA logging only then, or when told to with
+ * its dma_logging_any_pf parameter.
+ */
+#define NVME_LM_TEST_DEV_VS_UUID					\
+	UUID_INIT(0x6e766d65, 0x2d6c, 0x6d2d, 0x71, 0x65, 0x6d, 0x75,	\
+		  0x2d, 0x76, 0x73, 0x01)
 
 /**
  * struct nvme_lm_mem_range - a host memory range to track

@@ -6,7 +6,9 @@
  * next TP4159 command(s) with a given opcode and select fail with a given
  * status, complete late, or complete without the CSUP bit in completion
  * dword 0 (as implementations that report "suspended" only in the state
- * header do), after letting a given number of them through.
+ * header do), after letting a given number of them through.  Identify CNS
+ * 20h (opcode 06h, select 20h: the CNS) can be made to list no vendor
+ * specific state format, as a PF that is not this device would.
  *
  * CDW10: opcode, select (bits 15:8, FFh any); CDW11: action; CDW12: status
  * or delay in ms; CDW13: count (at least 1); CDW14: commands to skip.
@@ -74,7 +76,7 @@ uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
         n->lm.foreign_fmts = dw12 & 1;
         return NVME_SUCCESS;
     }
-    if (dw11 > NVME_LM_FAULT_NO_CSUP) {
+    if (dw11 > NVME_LM_FAULT_NO_CSUP && dw11 != NVME_LM_FAULT_NO_VS_FMT) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
     n->lm.fault = (NvmeLmFault) {

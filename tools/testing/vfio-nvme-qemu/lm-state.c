@@ -127,7 +127,10 @@ typedef struct QEMU_PACKED NvmeLmVsNs {
     uint64_t nsze;
 } NvmeLmVsNs;
 
-/* the vendor UUID advertised for NvmeLmVs* (CNS 20h) */
+/*
+ * the vendor UUID advertised for NvmeLmVs* (CNS 20h); nvme-vfio-pci knows
+ * this device by it (NVME_LM_TEST_DEV_VS_UUID in include/linux/nvme-tp4159.h)
+ */
 static const uint8_t nvme_lm_vs_uuid[16] = {
     0x6e, 0x76, 0x6d, 0x65, 0x2d, 0x6c, 0x6d, 0x2d,
     0x71, 0x65, 0x6d, 0x75, 0x2d, 0x76, 0x73, 0x01,
@@ -782,5 +785,11 @@ uint16_t nvme_lm_identify_state_fmts(NvmeCtrl *n, NvmeRequest *req)
     buf[1] = 1;
     stw_le_p(&buf[2], 0x0000);
     memcpy(&buf[4], nvme_lm_vs_uuid, sizeof(nvme_lm_vs_uuid));
+    /* fault injection: a PF that does not identify as this device */
+    if (nvme_lm_fault_hit(n, req) &&
+        n->lm.fault.action == NVME_LM_FAULT_NO_VS_FMT) {
+        buf[1] = 0;
+        memset(&buf[4], 0, sizeof(nvme_lm_vs_uuid));
+    }
     return nvme_c2h(n, buf, sizeof(buf), req);
 }

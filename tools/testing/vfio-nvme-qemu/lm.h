@@ -83,6 +83,7 @@ enum {
     /* settings of the primary controller, kept until changed */
     NVME_LM_FAULT_VS_PAD  = 4,  /* vendor states saved carry CDW12 bytes more */
     NVME_LM_FAULT_FMTS    = 5,  /* CDW12 bit 0: list foreign formats first */
+    NVME_LM_FAULT_NO_VS_FMT = 6, /* Identify CNS 20h lists no vendor format */
 };
 
 typedef struct NvmeLmRange {

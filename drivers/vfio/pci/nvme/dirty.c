@@ -20,11 +20,20 @@
  * cover is kept, exactly, as parts of granules in @dirty_parts: each part
  * is reported once, by the first report that covers it, and a granule the
  * PF reports dirty again is whole again.
+ *
+ * No public document defines the fields of Track Memory Changes and Track
+ * Receive; the driver sends those of this project's test device
+ * (nvme-tp4159.h).  A controller that read them otherwise could lose dirty
+ * pages, that is corrupt the migrated guest's memory, so DMA logging is
+ * offered only for a PF that identifies as the test device (its vendor
+ * state format in Identify CNS 20h), or for any PF that tracks host memory
+ * changes when the dma_logging_any_pf parameter says so.
  */
 #include <linux/interval_tree.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
@@ -33,6 +42,11 @@
 
 /* bytes of bitmap read from the PF per Track Receive */
 #define NVMEVF_DIRTY_WINDOW	4096
+
+static bool dma_logging_any_pf;
+module_param(dma_logging_any_pf, bool, 0644);
+MODULE_PARM_DESC(dma_logging_any_pf,
+		 "Offer DMA logging for VFs of any PF that tracks host memory changes (TRATTR.THMCS), trusting it to take the driver's encoding of Track Memory Changes, which only the vfio-nvme test device is known to take (default: N; read when a VF is probed)");
 
 /**
  * struct nvmevf_dirty_part - bytes of a granule the PF reported dirty that
@@ -500,13 +514,56 @@ static const struct vfio_log_ops nvmevf_log_ops = {
 	.log_read_and_clear = nvmevf_log_read_and_clear,
 };
 
-/* offer DMA logging when the PF tracks host memory and iova_bitmap exists */
+/* 1 if the PF lists the test device's vendor state format (CNS 20h), 0 if not */
+static int nvmevf_dirty_test_device(struct nvmevf_pci_core_device *nvmevf_dev)
+{
+	static const uuid_t test_dev = NVME_LM_TEST_DEV_VS_UUID;
+	struct nvme_lm_ctrl_state_fmts *fmts;
+	int ret;
+
+	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
+	if (!fmts)
+		return -ENOMEM;
+	ret = nvme_lm_state_formats(nvmevf_dev->lm, fmts);
+	if (!ret)
+		ret = !!nvmevf_fmt_index(fmts, 0, test_dev.b);
+	kfree(fmts);
+	return ret;
+}
+
+/*
+ * Offer DMA logging when the kernel has iova_bitmap, the PF tracks host
+ * memory changes, and the PF is known to take the driver's encoding of the
+ * commands (see the top of this file).  Says why, once, at probe.
+ */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev)
 {
+	struct pci_dev *pdev = nvmevf_dev->core_device.pdev;
+	int ret;
+
 	nvmevf_dev->dirty_parts = RB_ROOT_CACHED;
-	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER))
+	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER)) {
+		pci_info(pdev, "DMA logging off: the kernel has no iova_bitmap (CONFIG_IOMMUFD_DRIVER)\n");
 		return;
-	if (nvme_lm_mem_track_caps(nvmevf_dev->lm, &nvmevf_dev->track_caps))
+	}
+	ret = nvme_lm_mem_track_caps(nvmevf_dev->lm, &nvmevf_dev->track_caps);
+	if (ret) {
+		pci_info(pdev, "DMA logging off: the PF does not track host memory changes (%d)\n",
+			 ret);
 		return;
+	}
+	ret = nvmevf_dirty_test_device(nvmevf_dev);
+	if (ret > 0) {
+		pci_info(pdev, "DMA logging on: the PF is the vfio-nvme test device, whose Track Memory Changes encoding the driver uses\n");
+	} else if (dma_logging_any_pf) {
+		pci_warn(pdev, "DMA logging on by dma_logging_any_pf: the PF's Track Memory Changes encoding is not known to be the driver's\n");
+	} else {
+		if (ret)
+			pci_info(pdev, "DMA logging off: the PF's state formats cannot be read (%d)\n",
+				 ret);
+		else
+			pci_info(pdev, "DMA logging off: the PF tracks host memory changes, but is not known to take the driver's encoding of the commands (dma_logging_any_pf=1 to trust it)\n");
+		return;
+	}
 	nvmevf_dev->core_device.vdev.log_ops = &nvmevf_log_ops;
 }

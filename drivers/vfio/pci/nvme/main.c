@@ -135,10 +135,9 @@ static int nvmevf_pci_init_migration(struct nvmevf_pci_core_device *nvmevf_dev)
 		nvmevf_dev->lm = NULL;
 		return ret == -ENOMEM ? ret : 0;
 	}
+	pci_info(pdev, "live migration through PF %s, secondary controller %u\n",
+		 pci_name(pci_physfn(pdev)), nvme_lm_vf_cntlid(lm));
 	nvmevf_dirty_init(nvmevf_dev);
-	pci_info(pdev, "live migration through PF %s, secondary controller %u%s\n",
-		 pci_name(pci_physfn(pdev)), nvme_lm_vf_cntlid(lm),
-		 nvmevf_dev->core_device.vdev.log_ops ? ", DMA dirty tracking" : "");
 	nvmevf_debugfs_init(nvmevf_dev);
 	return 0;
 }

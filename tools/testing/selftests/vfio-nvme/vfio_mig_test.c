@@ -1141,6 +1141,140 @@ TEST_F(ns, same_namespaces_load)
 	EXPECT_EQ(0, verify(&self->p.drv, &self->p.buf[NBUF - 1], 91, 1, 8));
 }
 
+#define ANY_PF		"/sys/module/nvme_vfio_pci/parameters/dma_logging_any_pf"
+
+/* 1 if the running kernel has symbol name, 0 if not, -errno */
+static int kallsyms_has(const char *name)
+{
+	char line[512], *sym;
+	FILE *f = fopen("/proc/kallsyms", "r");
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\t\n")] = '\0';	/* a module's name follows a tab */
+		sym = strrchr(line, ' ');
+		found = sym && !strcmp(sym + 1, name);
+	}
+	fclose(f);
+	return found;
+}
+
+/* whether a kernel log record read from kmsg (from where it was) has a, b and c */
+static bool kmsg_has(int kmsg, const char *a, const char *b, const char *c)
+{
+	char rec[2048];
+	bool found = false;
+	ssize_t n;
+
+	/* EPIPE: records were overwritten before being read, go on */
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		found |= strstr(rec, a) && strstr(rec, b) && strstr(rec, c);
+	}
+	return found;
+}
+
+/*
+ * DMA logging sends an encoding of Track Memory Changes that only the test
+ * device is known to take: the driver offers it for a PF that lists the
+ * device's vendor state format in Identify CNS 20h, for another PF only
+ * with dma_logging_any_pf, and says why at probe.  The rig's PF 0 is made
+ * to list no vendor format by the model's fault injection; on a kernel
+ * without iova_bitmap (Debian's) there is no DMA logging either way.
+ */
+FIXTURE(gate) {
+	struct nvme_pf pf;
+	char bdf[BDF_LEN];
+	int kmsg;
+	int iova_bitmap;
+};
+
+FIXTURE_SETUP(gate)
+{
+	struct nvme_secondary_ctrl sc;
+	int ret;
+
+	self->pf.fd = -1;
+	self->kmsg = -1;
+	self->bdf[0] = '\0';
+	ret = nvme_pf_open(0, &self->pf);
+	if (ret == -ENODEV)
+		SKIP(return, "no NVMe function with SR-IOV");
+	ASSERT_EQ(0, ret);
+	if (nvme_pf_sec_ctrl(&self->pf, 1, &sc) || !(sc.scs & 1))
+		SKIP(return, "VF 1 of %s is not online, run vfio-nvme-setup", self->pf.bdf);
+	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 1, self->bdf));
+	self->iova_bitmap = kallsyms_has("iova_bitmap_set");
+	if (self->iova_bitmap < 0)
+		SKIP(return, "no /proc/kallsyms: cannot tell whether the kernel has iova_bitmap");
+	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, self->kmsg);
+}
+
+FIXTURE_TEARDOWN(gate)
+{
+	if (self->pf.fd >= 0) {
+		lm_fault(&self->pf, 0, 0, LM_FAULT_CLEAR, 0, 0);
+		sysfs_write(ANY_PF, "N");
+		if (self->bdf[0])
+			pci_bind(self->bdf, DRIVER);	/* probed again as it was */
+	}
+	if (self->kmsg >= 0)
+		close(self->kmsg);
+	nvme_pf_close(&self->pf);
+}
+
+/* bind VF 1 to the driver again (a new probe): DMA_LOGGING_START probe result */
+static int gate_probe(struct __test_metadata *_metadata, FIXTURE_DATA(gate) *self)
+{
+	struct vfio_dev dev = { .fd = -1 };
+	int ret;
+
+	lseek(self->kmsg, 0, SEEK_END);		/* what the probe logs */
+	EXPECT_EQ(0, pci_bind(self->bdf, DRIVER));
+	EXPECT_EQ(0, vfio_dev_open(self->bdf, &dev));
+	ret = vfio_dma_log_probe(&dev);
+	vfio_dev_close(&dev);
+	return ret;
+}
+
+TEST_F(gate, dma_logging_only_for_a_known_encoding)
+{
+	/* with iova_bitmap, what the PF gets; without, nothing */
+	int on = self->iova_bitmap ? 0 : -ENOTTY;
+
+	/* the rig's PF lists the test device's format */
+	ASSERT_EQ(0, sysfs_write(ANY_PF, "N"));
+	EXPECT_EQ(on, gate_probe(_metadata, self));
+	/* (braces: the harness's EXPECTs take a TH_LOG after them) */
+	if (self->iova_bitmap) {
+		EXPECT_TRUE(kmsg_has(self->kmsg, self->bdf, "DMA logging on: ", "test device"));
+	} else {
+		EXPECT_TRUE(kmsg_has(self->kmsg, self->bdf, "DMA logging off: ",
+				     "CONFIG_IOMMUFD_DRIVER"));
+	}
+
+	/* it does not: a PF that tracks host memory in an encoding not known */
+	ASSERT_EQ(0, lm_fault(&self->pf, LM_OPC_IDENTIFY, 0x20, LM_FAULT_NO_VS_FMT, 0, 1000));
+	EXPECT_EQ(-ENOTTY, gate_probe(_metadata, self));
+	if (self->iova_bitmap) {
+		EXPECT_TRUE(kmsg_has(self->kmsg, self->bdf, "DMA logging off: ",
+				     "dma_logging_any_pf=1"));
+	}
+
+	/* unless the administrator trusts it */
+	ASSERT_EQ(0, sysfs_write(ANY_PF, "Y"));
+	EXPECT_EQ(on, gate_probe(_metadata, self));
+	if (self->iova_bitmap) {
+		EXPECT_TRUE(kmsg_has(self->kmsg, self->bdf, "DMA logging on by dma_logging_any_pf",
+				     "not known"));
+	}
+}
+
 #define CLOSE_VFS	4	/* VFs 1 and 2 of both PFs */
 #define CLOSE_ROUNDS	6
 

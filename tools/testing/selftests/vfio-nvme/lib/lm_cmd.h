@@ -17,6 +17,7 @@ enum {
 	LM_OPC_MIG_RECV		= 0x42,
 	LM_OPC_CDQ		= 0x45,
 	LM_OPC_FAULT		= 0xc0,	/* the emulated device's fault injection */
+	LM_OPC_IDENTIFY		= 0x06,	/* only to arm LM_FAULT_NO_VS_FMT */
 };
 
 /* status codes: NVMe status field without DNR/More (SCT << 8 | SC) */
@@ -63,11 +64,13 @@ int lm_track_recv(struct nvme_pf *pf, uint16_t cntlid, uint64_t start, bool clea
  * The emulated device's fault injection: the next count commands of opcode
  * (and select sel, 0xff any) get action: LM_FAULT_STATUS completes with
  * status arg, LM_FAULT_DELAY completes arg ms late, LM_FAULT_NO_CSUP
- * completes normally with completion dword 0 clear.  lm_fault_after()
- * lets skip matching commands through first.  Two settings of the PF stay
- * until changed (opcode and sel unused): LM_FAULT_VS_PAD makes every
- * vendor state it saves arg bytes larger, LM_FAULT_FMTS with arg 1 lists
- * a foreign state format before the device's own in Identify CNS 20h.
+ * completes normally with completion dword 0 clear, LM_FAULT_NO_VS_FMT
+ * (opcode LM_OPC_IDENTIFY, sel the CNS, 0x20) makes Identify CNS 20h list
+ * no vendor specific state format.  lm_fault_after() lets skip matching
+ * commands through first.  Two settings of the PF stay until changed
+ * (opcode and sel unused): LM_FAULT_VS_PAD makes every vendor state it
+ * saves arg bytes larger, LM_FAULT_FMTS with arg 1 lists a foreign state
+ * format before the device's own in Identify CNS 20h.
  */
 enum {
 	LM_FAULT_CLEAR		= 0,
@@ -76,6 +79,7 @@ enum {
 	LM_FAULT_NO_CSUP	= 3,
 	LM_FAULT_VS_PAD		= 4,
 	LM_FAULT_FMTS		= 5,
+	LM_FAULT_NO_VS_FMT	= 6,
 };
 
 int lm_fault(struct nvme_pf *pf, uint8_t opcode, uint8_t sel, uint32_t action,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A polled userspace NVMe driver over VFIO for the selftests */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -149,12 +150,23 @@ static int identify(struct nvme_drv *drv, uint32_t cns, uint32_t nsid, struct vf
 	return nvme_drv_admin(drv, &cmd, NULL);
 }
 
+/* a start that fails says which step and what the controller shows */
+static int init_failed(struct nvme_drv *drv, const char *step, int ret, double t0)
+{
+	drv->failed = step;
+	fprintf(stderr, "# nvme_drv_init %s: %s: %d (CAP %#llx CC %#x CSTS %#x) after %.1f ms\n",
+		drv->dev->bdf, step, ret, (unsigned long long)rd64(drv, NVME_REG_CAP),
+		rd32(drv, NVME_REG_CC), rd32(drv, NVME_REG_CSTS), now_ms() - t0);
+	return ret;
+}
+
 int nvme_drv_init(struct nvme_drv *drv, struct vfio_dev *dev, uint32_t nsid)
 {
 	struct nvme_id_ctrl *id;
 	struct nvme_id_ns *ns;
 	struct vfio_dma buf;
 	uint64_t cap;
+	double t0 = now_ms();
 	int ret;
 
 	memset(drv, 0, sizeof(*drv));
@@ -172,7 +184,7 @@ int nvme_drv_init(struct nvme_drv *drv, struct vfio_dev *dev, uint32_t nsid)
 	wr32(drv, NVME_REG_CC, 0);
 	ret = wait_rdy(drv, 0);
 	if (ret)
-		return ret;
+		return init_failed(drv, "CC.EN=0, waiting for CSTS.RDY=0", ret, t0);
 	ret = queue_alloc(drv, &drv->asq, 0, ADMIN_QSIZE, sizeof(struct nvme_sqe));
 	if (!ret)
 		ret = queue_alloc(drv, &drv->acq, 0, ADMIN_QSIZE, sizeof(struct nvme_cqe));
@@ -185,16 +197,20 @@ int nvme_drv_init(struct nvme_drv *drv, struct vfio_dev *dev, uint32_t nsid)
 	     6 << NVME_CC_IOSQES_SHIFT | 4 << NVME_CC_IOCQES_SHIFT);
 	ret = wait_rdy(drv, 1);
 	if (ret)
-		return ret;
+		return init_failed(drv, "CC.EN=1, waiting for CSTS.RDY=1", ret, t0);
 
 	ret = vfio_dma_alloc(dev->ctr, PAGE, &buf);
 	if (ret)
 		return ret;
 	ret = identify(drv, NVME_IDENTIFY_CNS_CTRL, 0, &buf);
+	if (ret)
+		init_failed(drv, "Identify Controller", ret, t0);
 	id = buf.va;
 	drv->cntlid = le16toh(id->cntlid);
 	if (!ret && nsid) {
 		ret = identify(drv, NVME_IDENTIFY_CNS_NS, nsid, &buf);
+		if (ret)
+			init_failed(drv, "Identify Namespace", ret, t0);
 		ns = buf.va;
 		drv->nsze = le64toh(ns->nsze);
 		drv->lba_size = 1U << ns->lbaf[ns->flbas & 0xf].ds;

@@ -57,6 +57,7 @@ struct nvme_drv {
 	struct nvme_drv_queue asq, acq;
 	struct nvme_drv_queue sq[NVME_DRV_MAX_QID + 1], cq[NVME_DRV_MAX_QID + 1];
 	uint16_t cntlid;
+	const char *failed;	/* the step of nvme_drv_init() that failed, or NULL */
 	uint32_t lba_size;
 	uint64_t nsze;
 	uint32_t nsid;

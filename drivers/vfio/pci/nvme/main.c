@@ -220,10 +220,18 @@ static const struct pci_error_handlers nvmevf_err_handlers = {
  * class code rather than on vendor IDs and probes each PF for live migration
  * support.  override_only keeps it from binding unless userspace (libvirt,
  * driverctl) selects it through driver_override.
+ *
+ * The programming interface is masked out so that the alias reads
+ * "vfio_pci:v*d*sv*sd*bc01sc08i*": libvirt (virPCIDeviceFindBestVFIOVariant)
+ * compares each field of the alias as a whole string and counts only a
+ * field that is exactly "*" as a wildcard, so the "i02*" of an exact class
+ * match never matches and libvirt would bind plain vfio-pci.  With the mask
+ * this alias has five wildcards and wins over vfio-pci's seven for every
+ * NVMe function; probe passes through what it cannot migrate.
  */
 static const struct pci_device_id nvmevf_pci_table[] = {
 	{
-		PCI_DEVICE_CLASS(PCI_CLASS_STORAGE_EXPRESS, 0xffffff),
+		PCI_DEVICE_CLASS(PCI_CLASS_STORAGE_EXPRESS, 0xffff00),
 		.override_only = PCI_ID_F_VFIO_DRIVER_OVERRIDE,
 	},
 	{}

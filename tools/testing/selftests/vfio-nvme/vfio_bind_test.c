@@ -2,13 +2,17 @@
 /*
  * An online VF bound to a VFIO driver is usable through the VFIO uAPI:
  * config space and the NVMe controller registers in BAR0 can be read.
- * Runs once with plain vfio-pci and once with nvme-vfio-pci.
+ * Runs once with plain vfio-pci and once with nvme-vfio-pci.  And libvirt,
+ * reading the installed modules.alias, picks nvme-vfio-pci for every NVMe
+ * function and vfio-pci for anything else.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -127,6 +131,111 @@ TEST_F(vf, migration_feature)
 	}
 	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY,
 		  flags);
+}
+
+/*
+ * The fields of a PCI modalias ("pci:v...d...sv...sd...bc..sc..i..") or of
+ * a "vfio_pci:" alias, split at their lowercase keys: IDs are uppercase hex
+ * or "*", so a key cannot occur inside a value.
+ */
+#define NFIELDS 7
+static const char *const mod_keys[NFIELDS] = { "v", "d", "sv", "sd", "bc", "sc", "i" };
+
+static int modalias_split(const char *s, char f[NFIELDS][16])
+{
+	for (int k = 0; k < NFIELDS; k++) {
+		size_t klen = strlen(mod_keys[k]), len;
+		const char *next;
+
+		if (strncmp(s, mod_keys[k], klen))
+			return -EINVAL;
+		s += klen;
+		next = k + 1 < NFIELDS ? strstr(s, mod_keys[k + 1]) : s + strlen(s);
+		if (!next)
+			return -EINVAL;
+		len = next - s;
+		if (len >= sizeof(f[k]))
+			return -EINVAL;
+		memcpy(f[k], s, len);
+		f[k][len] = 0;
+		s = next;
+	}
+	return 0;
+}
+
+/*
+ * The VFIO variant driver libvirt (10.0 and later) binds for a managed
+ * <hostdev> without <driver model>: virPCIDeviceFindBestVFIOVariant() reads
+ * the "alias vfio_pci:..." lines of modules.alias, takes those whose every
+ * field is "*" or equals the device's field as a whole string, and prefers
+ * the one with the fewest "*" fields.  Returns the module, "" for none.
+ */
+static int libvirt_vfio_variant(const char *modalias, char *module, size_t len)
+{
+	char dev[NFIELDS][16], al[NFIELDS][16], path[128], line[512], mod[64];
+	int best = NFIELDS + 1;
+	struct utsname u;
+	FILE *f;
+
+	if (strncmp(modalias, "pci:", 4) || modalias_split(modalias + 4, dev))
+		return -EINVAL;
+	uname(&u);
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.alias", u.release);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	*module = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char alias[256];
+		int wild = 0, k;
+
+		if (sscanf(line, "alias vfio_pci:%255s %63s", alias, mod) != 2 ||
+		    modalias_split(alias, al))
+			continue;
+		for (k = 0; k < NFIELDS; k++) {
+			if (!strcmp(al[k], "*"))
+				wild++;
+			else if (strcmp(al[k], dev[k]))
+				break;
+		}
+		if (k == NFIELDS && wild < best) {
+			best = wild;
+			snprintf(module, len, "%s", mod);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* every NVMe function (PFs with and without TP4159, VFs) gets this driver */
+TEST(libvirt_picks_nvme_vfio_pci_for_nvme_functions)
+{
+	char modalias[128], class[16], module[64];
+	int nvme = 0, other = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/sys/bus/pci/devices");
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    sysfs_read_dev(de->d_name, "class", class, sizeof(class)) ||
+		    sysfs_read_dev(de->d_name, "modalias", modalias, sizeof(modalias)))
+			continue;
+		ASSERT_EQ(0, libvirt_vfio_variant(modalias, module, sizeof(module)));
+		TH_LOG("%s %s: %s", de->d_name, modalias, module);
+		if (!strncmp(class, "0x010802", 8)) {
+			EXPECT_STREQ("nvme_vfio_pci", module);
+			nvme++;
+		} else {
+			EXPECT_STREQ("vfio_pci", module);
+			other++;
+		}
+	}
+	closedir(d);
+	/* the rig: three PFs, one of them without TP4159, and other devices */
+	EXPECT_LE(3, nvme);
+	EXPECT_LE(1, other);
 }
 
 TEST_HARNESS_MAIN

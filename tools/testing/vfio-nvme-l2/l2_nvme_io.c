@@ -3,7 +3,8 @@
  * The guest of the nested QEMU in qemu_migration_test: a multiboot kernel
  * that drives the NVMe function QEMU assigns to it (a VF bound to
  * nvme-vfio-pci, through vfio-pci) with polled queues and keeps L2_QD
- * commands in flight on namespace L2_NSID for as long as it runs.  Each
+ * commands in flight on namespace L2_NSID (or "nsid=N" on the multiboot
+ * command line) for as long as it runs.  Each
  * slot writes a block with a pattern naming the block and a sequence
  * number, reads it back and checks it, then moves to its next block.
  *
@@ -78,6 +79,7 @@ static uint32_t db_stride;
 static struct l2_queue admin_q, io_q;
 static struct l2_slot slots[L2_QD];
 static uint32_t lba_size, base_lba, done, verified, next_seq, cid_gen;
+static uint32_t nsid = L2_NSID;
 
 /* the compiler may emit calls to these */
 void *memset(void *s, int c, unsigned int n)
@@ -298,7 +300,7 @@ static void controller_init(void)
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.opcode = nvme_admin_identify;
-	cmd.nsid = L2_NSID;
+	cmd.nsid = nsid;
 	cmd.prp1 = (uint32_t)id_buf;
 	cmd.cdw10 = NVME_IDENTIFY_CNS_NS;
 	admin(&cmd);
@@ -323,7 +325,7 @@ static void controller_init(void)
 	admin(&cmd);
 
 	puts_serial("l2: ready, namespace ");
-	putu(L2_NSID);
+	putu(nsid);
 	puts_serial(" block size ");
 	putu(lba_size);
 	puts_serial(", ");
@@ -345,7 +347,7 @@ static void slot_io(struct l2_slot *s, uint8_t opcode)
 	/* a fresh cid each time: a stale or repeated completion cannot match */
 	s->cid = (uint16_t)((++cid_gen % 0x800) << 4 | (s - slots));
 	cmd.cid = s->cid;
-	cmd.nsid = L2_NSID;
+	cmd.nsid = nsid;
 	cmd.prp1 = (uint32_t)data[s - slots];
 	cmd.cdw10 = s->lba;			/* one block (NLB is 0's based) */
 	s->busy = true;
@@ -414,9 +416,38 @@ static void io_loop(void)
 	}
 }
 
-void l2_main(void);
-void l2_main(void)
+/* the part of the multiboot information this guest reads */
+struct mb_info {
+	uint32_t flags;		/* bit 2: cmdline is valid */
+	uint32_t mem_lower, mem_upper, boot_device;
+	uint32_t cmdline;
+};
+
+/* "nsid=N" anywhere on the command line picks the namespace */
+static void parse_cmdline(const struct mb_info *mbi)
 {
+	const char *p;
+
+	if (!mbi || !(mbi->flags & 4) || !mbi->cmdline)
+		return;
+	for (p = (const char *)mbi->cmdline; *p; p++) {
+		uint32_t n = 0;
+		const char *q;
+
+		if ((p != (const char *)mbi->cmdline && p[-1] != ' ') ||
+		    p[0] != 'n' || p[1] != 's' || p[2] != 'i' || p[3] != 'd' || p[4] != '=')
+			continue;
+		for (q = p + 5; *q >= '0' && *q <= '9'; q++)
+			n = n * 10 + (*q - '0');
+		if (n)
+			nsid = n;
+	}
+}
+
+void l2_main(const struct mb_info *mbi);
+void l2_main(const struct mb_info *mbi)
+{
+	parse_cmdline(mbi);
 	controller_init();
 	io_loop();
 }

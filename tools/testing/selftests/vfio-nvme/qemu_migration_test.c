@@ -34,6 +34,7 @@
 #include <linux/vfio.h>
 
 #include "vfio_nvme.h"
+#include "l2_console.h"
 #include "../kselftest_harness.h"
 
 #define VMM		"/usr/bin/qemu-system-x86_64"
@@ -63,7 +64,7 @@ static void run_path(char *buf, size_t len, int vm, const char *what)
 /* start QEMU for VF bdf: the source runs the guest, the destination waits for it */
 static pid_t vm_start(const char *bdf, const char *guest, int vm)
 {
-	char serial[160], qmp[160], dev[128], path[128];
+	char serial[160], qmp[160], dev[256], path[128];
 	pid_t pid;
 	int fd;
 
@@ -71,7 +72,9 @@ static pid_t vm_start(const char *bdf, const char *guest, int vm)
 	snprintf(serial, sizeof(serial), "file:%s", path);
 	run_path(path, sizeof(path), vm, "qmp");
 	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", path);
-	snprintf(dev, sizeof(dev), "vfio-pci,host=%s,enable-migration=on,x-no-mmap=on", bdf);
+	/* QEMU_VFIO_OPTS replaces the options, e.g. to see x-no-mmap=off fail */
+	snprintf(dev, sizeof(dev), "vfio-pci,host=%s,%s", bdf,
+		 getenv("QEMU_VFIO_OPTS") ?: "enable-migration=on,x-no-mmap=on");
 	pid = fork();
 	if (pid)
 		return pid;
@@ -198,34 +201,12 @@ static long long qmp_num(const char *reply, const char *in, const char *key)
 	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
-/* what the guest printed on its console so far */
-struct console {
-	long long io;		/* the last "l2: io N" count, -1 if none */
-	bool ready;		/* it printed "l2: ready": it set the VF up */
-	char fail[256];		/* its FAIL line, "" if none */
-};
-
-static void console_scan(int vm, struct console *con)
+static void console_scan(int vm, struct l2_console *con)
 {
-	char path[128], line[256];
-	FILE *f;
+	char path[128];
 
 	run_path(path, sizeof(path), vm, "serial");
-	memset(con, 0, sizeof(*con));
-	con->io = -1;
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		/* QEMU may be writing the last line still: count whole ones only */
-		if (strncmp(line, "l2: io ", 7) == 0 && strchr(line, '\n'))
-			con->io = strtoll(line + 7, NULL, 10);
-		if (strncmp(line, "l2: ready", 9) == 0)
-			con->ready = true;
-		if (strstr(line, "FAIL"))
-			snprintf(con->fail, sizeof(con->fail), "%s", line);
-	}
-	fclose(f);
+	l2_console_scan(path, con);
 }
 
 /* wait until nvme-vfio-pci's debugfs shows the VF in state */
@@ -249,21 +230,17 @@ static bool vf_state_is(const char *bdf, enum vfio_device_mig_state state)
 /* wait until the guest on vm has done more than io commands; its count, or -1 */
 static long long guest_wait_past(struct __test_metadata *_metadata, int vm, long long io)
 {
-	double end = now_ms() + WAIT_MS;
-	struct console con = { .io = -1 };
+	struct l2_console con;
+	char path[128];
+	long long ret;
 
-	while (now_ms() < end) {
-		console_scan(vm, &con);
-		if (con.fail[0]) {
-			TH_LOG("%s guest: %s", side[vm], con.fail);
-			return -1;
-		}
-		if (con.io > io)
-			return con.io;
-		usleep(200000);
-	}
-	TH_LOG("%s guest stuck at %lld commands", side[vm], con.io);
-	return -1;
+	run_path(path, sizeof(path), vm, "serial");
+	ret = l2_console_wait_past(path, io, WAIT_MS, &con);
+	if (ret < 0 && con.fail[0])
+		TH_LOG("%s guest: %s", side[vm], con.fail);
+	else if (ret < 0)
+		TH_LOG("%s guest stuck at %lld commands", side[vm], con.io);
+	return ret;
 }
 
 /* what the QEMUs printed, for the test log when something failed */
@@ -373,7 +350,7 @@ static void migrate_and_check(struct __test_metadata *_metadata, FIXTURE_DATA(qe
 			      long long src_io)
 {
 	char reply[8192];
-	struct console src, dst;
+	struct l2_console src, dst;
 	long long dst_io;
 
 	ASSERT_EQ(0, qmp(self->qmp[SRC], MIGRATE_PARAMS, reply, sizeof(reply)));

@@ -31,3 +31,10 @@ check_result() { # group name status output
 	fi
 }
 die() { echo "error: $*" >&2; exit 1; }
+# pad4 FILE: append zero bytes up to a multiple of 4 bytes, before another archive is appended
+# to FILE (cat part2.cpio.gz >> FILE).  The kernel unpacks an initramfs made of concatenated
+# archives one after the other (init/initramfs.c, unpack_to_rootfs()): it skips zero bytes between
+# them, finds a compressed one by its magic at any offset, but takes an uncompressed newc archive
+# only at a 4-byte aligned offset; so padding every part to 4 bytes is always safe.  (gzip -dc of
+# the whole stops at the padding: list each part on its own.)
+pad4() { head -c $(((4 - $(stat -c %s "$1") % 4) % 4)) /dev/zero >> "$1"; }

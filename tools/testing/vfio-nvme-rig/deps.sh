@@ -17,6 +17,8 @@ PKGS=(
 	seabios qemu-system-data
 	# guest userspace: shell, nvme-cli, libnvme for the selftests
 	busybox-static nvme-cli libnvme-dev
+	# the Debian root with libvirt 11.3 for the libvirt migration test (build-libvirt-root.sh)
+	mmdebstrap
 )
 
 # From bookworm-backports, with the least version needed: QEMU 10.0's configure needs

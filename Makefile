@@ -88,12 +88,19 @@ $(L2_GUEST): $(wildcard tools/testing/vfio-nvme-l2/*)
 	mkdir -p $(B)/l2
 	$(MAKE) -C tools/testing/vfio-nvme-l2 OUTPUT=$(B)/l2
 
+# the libvirt root of libvirt_migration_test (libvirt 11.3 and QEMU 10.0 from
+# bookworm-backports), a second archive in each image, unpacked at /libvirt
+LIBVIRT_ROOT := $(B)/libvirt-root.cpio.gz
+export LIBVIRT_ROOT
+$(LIBVIRT_ROOT): $(B)/.deps $(RIG)/build-libvirt-root.sh
+	$(RIG)/build-libvirt-root.sh $@
+
 $(B)/initramfs.cpio.gz: $(RIG)/mkinitramfs.sh $(OUR_KO) $(B)/selftests/.built $(GUEST) \
-		$(VMM_ROOT)/.done $(L2_GUEST)
+		$(VMM_ROOT)/.done $(L2_GUEST) $(LIBVIRT_ROOT)
 	$(RIG)/mkinitramfs.sh $@ $(KROOT) $(KREL) $(B)/nvme-host $(OUR_KO) -- $(B)/selftests
 
 $(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftests/.built $(GUEST) \
-		$(VMM_ROOT)/.done $(L2_GUEST)
+		$(VMM_ROOT)/.done $(L2_GUEST) $(LIBVIRT_ROOT)
 	$(RIG)/mkinitramfs.sh $@ $(B)/debug-kroot $$(cat $(B)/debug-kroot/kernelrelease) - -- $(B)/selftests
 
 debug-kernel: $(DEBUG_KERNEL)

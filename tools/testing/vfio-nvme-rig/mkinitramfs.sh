@@ -3,7 +3,8 @@
 # Build the guest initramfs: busybox, the guest kernel's modules that the tests need
 # (with drivers/nvme/host replaced by our rebuilt, patched modules and our own
 # modules added), nvme-cli, the selftests and the guest scripts; with VMM_ROOT and
-# L2_GUEST set, also QEMU 10.0 and the nested guest for qemu_migration_test.
+# L2_GUEST set, also QEMU 10.0 and the nested guest for qemu_migration_test;
+# with LIBVIRT_ROOT set, the libvirt root of libvirt_migration_test.
 # usage: mkinitramfs.sh OUT.cpio.gz MODROOT KREL NVME_HOST_DIR OUR_KO... -- SELFTEST_DIR
 # (NVME_HOST_DIR "-" and no OUR_KO for a kernel built with everything in tree)
 set -euo pipefail
@@ -85,4 +86,10 @@ cp "$RIG"/guest/* "$W/rig/"
 ln -s rig/init "$W/init"
 
 (cd "$W" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT.tmp"
+# with LIBVIRT_ROOT, the libvirt root (build-libvirt-root.sh) follows as a
+# second archive (see pad4 in common.sh)
+if [ -n "${LIBVIRT_ROOT:-}" ]; then
+	pad4 "$OUT.tmp"
+	cat "$LIBVIRT_ROOT" >> "$OUT.tmp"
+fi
 mv "$OUT.tmp" "$OUT"

@@ -7,6 +7,8 @@
 # goes to LOG; the run is bounded by TIMEOUT seconds.
 # usage: run-vm.sh MODE LOG      (MODE: check | demo | shell)
 # env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU ACCEL QEMU_BIN APPEND
+# 3 GiB of memory by default: the image carries libvirt's root (about 200 MiB,
+# unpacked in RAM) and the libvirt test runs two nested QEMUs.
 # The CPU has no 5-level paging: the KASAN debug kernel under TCG reported a wild
 # access in early boot (identify_cpu, interrupt entry) with la57 on.
 # TCG runs single-threaded (ACCEL): with one thread per vCPU, QEMU 10.0 crashed
@@ -77,7 +79,7 @@ if [ "$MODE" = shell ]; then serial=(-serial mon:stdio); else serial=(-serial "f
 mkdir -p "$(dirname "$LOG")"
 start=$(date +%s.%N)
 timeout --foreground -k 10 "$TIMEOUT" "$QEMU_BIN" -L /usr/share/seabios -L /usr/share/qemu \
-	-machine q35 -accel "${ACCEL:-tcg,thread=single}" -cpu "${CPU:-max,la57=off}" -m "${MEM:-2G}" -smp "${SMP:-2}" \
+	-machine q35 -accel "${ACCEL:-tcg,thread=single}" -cpu "${CPU:-max,la57=off}" -m "${MEM:-3G}" -smp "${SMP:-2}" \
 	-nographic -no-reboot -nodefaults "${serial[@]}" \
 	-device intel-iommu,intremap=on \
 	-kernel "$KERNEL" -initrd "$INITRD" \

@@ -36,7 +36,7 @@ if [ $((qmaj * 100 + qmin)) -lt 802 ]; then
 fi
 KERNEL=${VM_KERNEL:-$KROOT/boot/vmlinuz-$KREL}
 INITRD=${VM_INITRD:-$B/initramfs.cpio.gz}
-TIMEOUT=${TIMEOUT:-900}
+TIMEOUT=${TIMEOUT:-2700}
 DISK_MB=${DISK_MB:-64}
 
 # namespace 1: the drive's own disk (local storage, migrated by copying; discards

@@ -182,17 +182,6 @@ static long long guest_wait_past(struct __test_metadata *_metadata, int h, long 
 	return ret;
 }
 
-static void driver_of(const char *bdf, char *buf, size_t len)
-{
-	char path[128], link[256];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	link[n > 0 ? n : 0] = 0;
-	snprintf(buf, len, "%s", n > 0 ? strrchr(link, '/') + 1 : "");
-}
-
 /* the domain's state on host h ("running", "shut off", ...), "" if it has none */
 static void dom_state(int h, char *buf, size_t len)
 {
@@ -251,14 +240,21 @@ static int max_downtime(int h, char *out, size_t len)
 	return virsh(out, len, h, "migrate-setmaxdowntime " DOM " 5000");
 }
 
+/* virsh's arguments to migrate the domain live to host to, with to's XML */
+static void migrate_args(char *buf, size_t len, int to, const char *opts)
+{
+	snprintf(buf, len, "migrate --live %s --xml " SHARED "/%s.xml " DOM " \"$(" HOSTS " uri %s)\" "
+		 "--migrateuri unix://" SHARED "/mig.sock", opts, host[to], host[to]);
+}
+
 /*
  * virsh migrate --live from host from to host to, the destination's XML
  * naming its own VF; 0 or virsh's exit status.
  */
 static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self, int from,
-		       int to, const char *dst_bdf, enum assign assign, const char *extra)
+		       int to, const char *dst_bdf, enum assign assign)
 {
-	char out[4096], xml[128];
+	char out[4096], xml[128], opts[128], args[512];
 	double t0;
 	int ret;
 
@@ -271,11 +267,9 @@ static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self
 		TH_LOG("virsh migrate-setmaxdowntime on %s: %s", host[from], out);
 		return ret;
 	}
-	ret = virsh(out, sizeof(out), from,
-		    "migrate --live --persistent %s --xml " SHARED "/%s.xml --persistent-xml "
-		    SHARED "/%s.xml " DOM " \"$(" HOSTS " uri %s)\" "
-		    "--migrateuri unix://" SHARED "/mig.sock",
-		    extra ?: "", host[to], host[to], host[to]);
+	snprintf(opts, sizeof(opts), "--persistent --persistent-xml " SHARED "/%s.xml", host[to]);
+	migrate_args(args, sizeof(args), to, opts);
+	ret = virsh(out, sizeof(out), from, "%s", args);
 	if (ret)
 		TH_LOG("virsh migrate %s -> %s: %s", host[from], host[to], out);
 	else
@@ -301,34 +295,34 @@ static void __attribute__((destructor)) hosts_stop(void)
 FIXTURE_SETUP(lv)
 {
 	struct vfio_dev dev = { .fd = -1 };
-	double t0;
-	struct nvme_secondary_ctrl sc;
 	char out[4096];
+	bool up;
+	double t0;
 	int ret;
 
 	for (int p = 0; p < 3; p++)
 		self->pf[p].fd = -1;
 	if (access(ROOT "/usr/sbin/libvirtd", X_OK))
 		SKIP(return, "no libvirt root in the image (" ROOT ")");
+	up = hosts_up();
 	/*
 	 * The hosts outlive a case (started once: about 40 s each time on the
 	 * debug kernel); a domain an earlier case left, which holds VFs, goes.
 	 */
-	if (hosts_up()) {
+	if (up) {
 		for (int h = A; h <= B; h++) {
 			virsh(NULL, 0, h, "destroy " DOM);
 			virsh(NULL, 0, h, "undefine " DOM);
 		}
 	}
 	for (int p = 0; p < 3; p++) {
-		ret = nvme_pf_open(p, &self->pf[p]);
+		ret = nvme_pf_online_vf(p, 1, &self->pf[p], self->vf[p]);
 		if (ret == -ENODEV)
 			SKIP(return, "no PF %d", p);
-		ASSERT_EQ(0, ret);
-		if (nvme_pf_sec_ctrl(&self->pf[p], 1, &sc) || !(sc.scs & 1))
+		if (ret == -ENOLINK)
 			SKIP(return, "VF 1 of %s is not online, run vfio-nvme-setup",
 			     self->pf[p].bdf);
-		ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf[p], 1, self->vf[p]));
+		ASSERT_EQ(0, ret);
 		/* managed='yes': libvirt binds the VF itself */
 		pci_unbind(self->vf[p]);
 	}
@@ -341,7 +335,7 @@ FIXTURE_SETUP(lv)
 	TH_LOG("device DMA logging: %s", self->dma_logging ? "yes" : "no");
 
 	self->started = true;
-	if (!hosts_up()) {
+	if (!up) {
 		/* the daemons leave this case's process: the program's end stops them */
 		t0 = now_ms();
 		run(NULL, 0, HOSTS " stop " ROOT);
@@ -395,13 +389,13 @@ static void assert_moved(struct __test_metadata *_metadata, int from, int to)
  */
 TEST_F_TIMEOUT(lv, managed_hostdev_aborted_then_migrated_there_and_back, 900)
 {
-	char out[4096], state[64], xml[128], cmd[1024], drv[64];
+	char out[4096], state[64], xml[128], cmd[1024], drv[64], args[512];
 	long long io;
 	pid_t pid;
 	int st;
 
 	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[0], MANAGED, 2));
-	driver_of(self->vf[0], drv, sizeof(drv));
+	pci_driver_of(self->vf[0], drv, sizeof(drv));
 	EXPECT_STREQ("nvme_vfio_pci", drv);
 	io = guest_wait_past(_metadata, A, 512);
 	ASSERT_LT(0, io);
@@ -410,10 +404,9 @@ TEST_F_TIMEOUT(lv, managed_hostdev_aborted_then_migrated_there_and_back, 900)
 	/* 1 MiB/s: the 32 MiB guest takes half a minute, time to abort */
 	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
 	ASSERT_EQ(0, domain_xml(xml, self->vf[1], B, MANAGED, !self->dma_logging, 2));
-	snprintf(cmd, sizeof(cmd),
-		 VIRSH " -c \"$(" HOSTS " uri A)\" migrate --live --bandwidth 1 "
-		 "--xml " SHARED "/B.xml " DOM " \"$(" HOSTS " uri B)\" "
-		 "--migrateuri unix://" SHARED "/mig.sock > " OUT "/migrate.out 2>&1");
+	migrate_args(args, sizeof(args), B, "--bandwidth 1");
+	snprintf(cmd, sizeof(cmd), VIRSH " -c \"$(" HOSTS " uri A)\" %s > " OUT "/migrate.out 2>&1",
+		 args);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -434,12 +427,12 @@ TEST_F_TIMEOUT(lv, managed_hostdev_aborted_then_migrated_there_and_back, 900)
 	EXPECT_STRNE("running", state);
 	EXPECT_LT(0, guest_wait_past(_metadata, A, io + 512));
 
-	ASSERT_EQ(0, dom_migrate(_metadata, self, A, B, self->vf[1], MANAGED, NULL));
-	driver_of(self->vf[1], drv, sizeof(drv));
+	ASSERT_EQ(0, dom_migrate(_metadata, self, A, B, self->vf[1], MANAGED));
+	pci_driver_of(self->vf[1], drv, sizeof(drv));
 	EXPECT_STREQ("nvme_vfio_pci", drv);
 	assert_moved(_metadata, A, B);
 
-	ASSERT_EQ(0, dom_migrate(_metadata, self, B, A, self->vf[0], MANAGED, NULL));
+	ASSERT_EQ(0, dom_migrate(_metadata, self, B, A, self->vf[0], MANAGED));
 	assert_moved(_metadata, B, A);
 }
 
@@ -450,7 +443,7 @@ TEST_F_TIMEOUT(lv, unmanaged_prebound_vf_migrates, 900)
 	ASSERT_EQ(0, pci_bind(self->vf[1], "nvme_vfio_pci"));
 	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[0], UNMANAGED, 2));
 	ASSERT_LT(0, guest_wait_past(_metadata, A, 512));
-	ASSERT_EQ(0, dom_migrate(_metadata, self, A, B, self->vf[1], UNMANAGED, NULL));
+	ASSERT_EQ(0, dom_migrate(_metadata, self, A, B, self->vf[1], UNMANAGED));
 	assert_moved(_metadata, A, B);
 }
 
@@ -468,11 +461,11 @@ TEST_F_TIMEOUT(lv, vf_without_live_migration_passes_through, 600)
 	/* the XML with QEMU properties would force migration: the plain one */
 	self->dma_logging = true;
 	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[2], MANAGED, 1));
-	driver_of(self->vf[2], drv, sizeof(drv));
+	pci_driver_of(self->vf[2], drv, sizeof(drv));
 	EXPECT_STREQ("nvme_vfio_pci", drv);
 	io = guest_wait_past(_metadata, A, 512);
 	ASSERT_LT(0, io);
-	EXPECT_NE(0, dom_migrate(_metadata, self, A, B, self->vf[1], MANAGED, NULL));
+	EXPECT_NE(0, dom_migrate(_metadata, self, A, B, self->vf[1], MANAGED));
 	dom_state(A, state, sizeof(state));
 	EXPECT_STREQ("running", state);
 	EXPECT_LT(0, guest_wait_past(_metadata, A, io + 256));
@@ -485,7 +478,7 @@ TEST_F_TIMEOUT(lv, vf_without_live_migration_passes_through, 600)
  */
 TEST_F_TIMEOUT(lv, plain_hostdev_without_dma_logging_is_refused, 600)
 {
-	char out[4096], xml[128], state[64];
+	char out[4096], xml[128], state[64], args[512];
 	long long io;
 
 	if (self->dma_logging)
@@ -496,9 +489,8 @@ TEST_F_TIMEOUT(lv, plain_hostdev_without_dma_logging_is_refused, 600)
 	ASSERT_LT(0, io);
 	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
 	ASSERT_EQ(0, domain_xml(xml, self->vf[1], B, MANAGED, false, 2));
-	EXPECT_NE(0, virsh(out, sizeof(out), A,
-			   "migrate --live --xml " SHARED "/B.xml " DOM " \"$(" HOSTS " uri B)\" "
-			   "--migrateuri unix://" SHARED "/mig.sock"));
+	migrate_args(args, sizeof(args), B, "");
+	EXPECT_NE(0, virsh(out, sizeof(out), A, "%s", args));
 	TH_LOG("virsh migrate: %s", out);
 	EXPECT_NE(NULL, strstr(out, "dirty tracking"));
 	dom_state(A, state, sizeof(state));

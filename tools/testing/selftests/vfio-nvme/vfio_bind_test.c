@@ -53,17 +53,15 @@ FIXTURE_VARIANT_ADD(vf, nvme_vfio_pci_no_lm) {
 
 FIXTURE_SETUP(vf)
 {
-	struct nvme_secondary_ctrl sc;
 	int ret;
 
 	self->dev.fd = -1;
-	ret = nvme_pf_open(variant->pf, &self->pf);
+	ret = nvme_pf_online_vf(variant->pf, 1, &self->pf, self->bdf);
 	if (ret == -ENODEV)
 		SKIP(return, "no NVMe function with SR-IOV");
-	ASSERT_EQ(0, ret);
-	if (nvme_pf_sec_ctrl(&self->pf, 1, &sc) || !(sc.scs & 1))
+	if (ret == -ENOLINK)
 		SKIP(return, "VF 1 of %s is not online, run vfio-nvme-setup", self->pf.bdf);
-	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 1, self->bdf));
+	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, pci_bind(self->bdf, variant->driver));
 	ASSERT_EQ(0, vfio_dev_open(self->bdf, &self->dev));
 }

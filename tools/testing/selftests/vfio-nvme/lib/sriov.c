@@ -172,6 +172,18 @@ int nvme_pf_sec_ctrl(struct nvme_pf *pf, int vfn, struct nvme_secondary_ctrl *sc
 	return -ENOENT;
 }
 
+int nvme_pf_online_vf(int index, int vfn, struct nvme_pf *pf, char *bdf)
+{
+	struct nvme_secondary_ctrl sc;
+	int ret = nvme_pf_open(index, pf);
+
+	if (ret)
+		return ret;
+	if (nvme_pf_sec_ctrl(pf, vfn, &sc) || !(sc.scs & 1))
+		return -ENOLINK;
+	return nvme_pf_vf_bdf(pf, vfn, bdf);
+}
+
 int nvme_pf_virt_mgmt(struct nvme_pf *pf, enum nvme_virt_mgmt_act act,
 		      enum nvme_virt_mgmt_rt rt, uint16_t cntlid, uint16_t nr)
 {

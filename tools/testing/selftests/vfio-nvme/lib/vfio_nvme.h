@@ -46,6 +46,13 @@ int nvme_pf_vf_bdf(struct nvme_pf *pf, int vfn, char *bdf);
 int nvme_pf_sec_list(struct nvme_pf *pf, struct nvme_secondary_ctrl_list *list);
 /* the secondary controller entry of a VF, by VFN */
 int nvme_pf_sec_ctrl(struct nvme_pf *pf, int vfn, struct nvme_secondary_ctrl *sc);
+/*
+ * Open PF index and find its VF vfn, which must be online, as the rig's
+ * "vfio-nvme-setup sriov" leaves it: 0, -ENODEV (no such PF), -ENOLINK (the
+ * VF is offline or the PF cannot say), or another -errno.  The PF stays
+ * open unless nvme_pf_open() failed.
+ */
+int nvme_pf_online_vf(int index, int vfn, struct nvme_pf *pf, char *bdf);
 /* Virtualization Management; returns the NVMe status, -errno on I/O errors */
 int nvme_pf_virt_mgmt(struct nvme_pf *pf, enum nvme_virt_mgmt_act act,
 		      enum nvme_virt_mgmt_rt rt, uint16_t cntlid, uint16_t nr);

@@ -17,8 +17,11 @@ PKGS=(
 	seabios qemu-system-data
 	# guest userspace: shell, nvme-cli, libnvme for the selftests
 	busybox-static nvme-cli libnvme-dev
-	# the Debian root with libvirt 11.3 for the libvirt migration test (build-libvirt-root.sh)
+	# the Debian roots of the libvirt migration test (build-libvirt-root.sh) and of the
+	# package test (test-dkms-package.sh)
 	mmdebstrap
+	# make deb: the nvme-vfio-pci-dkms package (scripts/package), checked with lintian
+	debhelper dh-dkms lintian
 )
 
 # From bookworm-backports, with the least version needed: QEMU 10.0's configure needs

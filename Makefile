@@ -8,8 +8,10 @@
 #   make shell      boot the rig with a shell on the console
 #   make debug-kernel   6.12 with KASAN, lockdep, KUnit, noiommu, iommufd, our driver
 #   make patches    the submission series for linux 6.12 in build/patches
+#   make deb        the nvme-vfio-pci-dkms Debian package in build/deb
 #
-# make check runs on both guest kernels (CHECK_KERNELS="debian debug");
+# make check runs on both guest kernels and tests the package (CHECK_KERNELS="debian debug
+# package");
 # KERNEL=debug runs demo and shell on the debug kernel instead of Debian's.
 
 RIG := tools/testing/vfio-nvme-rig
@@ -30,7 +32,8 @@ DEBUG_KERNEL := $(B)/debug-kroot/bzImage
 DRIVER_SRC := Kbuild $(shell find drivers include -name '*.[ch]' -o -name Kconfig -o -name Makefile 2>/dev/null)
 ST_SRC := $(shell find $(ST) -type f)
 DOC_SRC := $(shell find Documentation -type f 2>/dev/null)
-GUEST := $(wildcard $(RIG)/guest/*)
+GUEST := $(wildcard $(RIG)/guest/*) tools/nvme-vfio/nvme-vfio-check
+PKG_SRC := $(shell find scripts/package tools/nvme-vfio -type f)
 
 INITRD_debian := $(B)/initramfs.cpio.gz
 VM_KERNEL_debian := $(KROOT)/boot/vmlinuz-$(KREL)
@@ -43,7 +46,7 @@ endif
 INITRD := $(INITRD_$(KERNEL))
 VM := VM_KERNEL=$(VM_KERNEL_$(KERNEL)) VM_INITRD=$(INITRD) $(RIG)/run-vm.sh
 
-.PHONY: all check demo shell lint deps qemu debug-kernel patches clean distclean
+.PHONY: all check demo shell lint deps qemu debug-kernel patches deb clean distclean
 all: $(INITRD) qemu
 
 $(B)/.deps: $(RIG)/deps.sh
@@ -74,7 +77,9 @@ $(OUR_KO): $(B)/nvme-host/.built $(DRIVER_SRC)
 $(B)/selftests/.built: $(B)/linux/.prepared
 	mkdir -p $(B)/selftests
 	$(MAKE) -C $(B)/linux/$(ST) OUTPUT=$(B)/selftests KHDR_INCLUDES="-isystem $(B)/uapi/include"
-	cp $(ST)/settings $(B)/selftests/
+	cp $(ST)/settings $(ST)/*.sh $(B)/selftests/
+	mkdir -p $(B)/kselftest
+	cp $(B)/linux/tools/testing/selftests/kselftest/ktap_helpers.sh $(B)/kselftest/
 	@touch $@
 
 # the VMM and the nested guest of qemu_migration_test
@@ -103,6 +108,19 @@ $(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftes
 		$(VMM_ROOT)/.done $(L2_GUEST) $(LIBVIRT_ROOT)
 	$(RIG)/mkinitramfs.sh $@ $(B)/debug-kroot $$(cat $(B)/debug-kroot/kernelrelease) - -- $(B)/selftests
 
+# the Debian package (scripts/package): DKMS source of the driver and of the patched
+# drivers/nvme/host, nvme-vfio-check, the guide
+$(B)/deb/.built: $(B)/linux/.prepared $(PKG_SRC) $(DRIVER_SRC) $(DOC_SRC)
+	scripts/package/build-deb.sh $(B)/deb
+	@touch $@
+deb: $(B)/deb/.built
+
+# "package" in CHECK_KERNELS: test-dkms-package.sh installs the package in a Debian root, then
+# Debian's kernel boots with the modules it installed (none of the rig's) and runs these tests
+PKGROOT := $(B)/pkgroot
+PKG_INITRD := $(B)/initramfs-package.cpio.gz
+PKG_TESTS := vfio_mig_test,nvme_vfio_check_test.sh
+
 debug-kernel: $(DEBUG_KERNEL)
 $(DEBUG_KERNEL): $(B)/linux/.prepared $(RIG)/build-debug-kernel.sh
 	$(RIG)/build-debug-kernel.sh
@@ -113,18 +131,35 @@ qemu: $(B)/.deps
 # every selftest on Debian's kernel and on the debug kernel (KASAN, lockdep);
 # ONLY=a_test,b_test runs just those; RIG_APPEND=VAR=value puts VAR in the
 # tests' environment (the kernel hands unknown parameters to init)
-CHECK_KERNELS ?= debian debug
-check: $(foreach k,$(CHECK_KERNELS),$(INITRD_$(k))) qemu
-	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log
+CHECK_KERNELS ?= debian debug package
+INITRD_package := $(PKG_INITRD)
+VM_KERNEL_package := $(PKGROOT)/boot/vmlinuz-$(KREL)
+export INITRD_package VM_KERNEL_package
+check: $(foreach k,$(filter-out package,$(CHECK_KERNELS)),$(INITRD_$(k))) qemu \
+		$(if $(filter package,$(CHECK_KERNELS)),$(B)/deb/.built $(B)/selftests/.built)
+	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log $(LOGDIR)/package.log
 	$(RIG)/lint.sh > $(LOGDIR)/lint.log 2>&1; grep -v '^RESULT' $(LOGDIR)/lint.log || true
 	@for k in $(CHECK_KERNELS); do \
+		if [ $$k = package ]; then \
+			echo "installing the package in a Debian root; log: $(LOGDIR)/package.log"; \
+			rm -f $(PKG_INITRD); \
+			$(RIG)/test-dkms-package.sh $(B)/deb/*.deb $(PKGROOT) > $(LOGDIR)/package.log 2>&1 && \
+			NVME_VFIO_CHECK=$(PKGROOT)/usr/sbin/nvme-vfio-check VMM_ROOT= L2_GUEST= LIBVIRT_ROOT= \
+				$(RIG)/mkinitramfs.sh $(PKG_INITRD) $(PKGROOT) $(KREL) - -- $(B)/selftests \
+				>> $(LOGDIR)/package.log 2>&1 || \
+			echo "RESULT not ok package: the package's guest image (see $(LOGDIR)/package.log)" \
+				>> $(LOGDIR)/package.log; \
+			grep '^RESULT' $(LOGDIR)/package.log; \
+			[ -e $(PKG_INITRD) ] || continue; \
+		fi; \
 		echo "booting the rig on the $$k kernel (TCG); console log: $(LOGDIR)/check-$$k.log"; \
 		VM_KERNEL=$$(eval echo \$$VM_KERNEL_$$k) VM_INITRD=$$(eval echo \$$INITRD_$$k) \
-			APPEND="$(if $(ONLY),only=$(ONLY)) $(RIG_APPEND)" \
+			APPEND="only=$(if $(ONLY),$(ONLY),$$([ $$k = package ] && echo $(PKG_TESTS))) $(RIG_APPEND)" \
 			$(RIG)/run-vm.sh check $(LOGDIR)/check-$$k.log; \
 		grep -E '^(RIG|QEMU)' $(LOGDIR)/check-$$k.log; \
 	done; true
-	$(RIG)/tap-summary.sh $(LOGDIR)/lint.log $(foreach k,$(CHECK_KERNELS),$(LOGDIR)/check-$(k).log)
+	$(RIG)/tap-summary.sh $(LOGDIR)/lint.log $(if $(filter package,$(CHECK_KERNELS)),$(LOGDIR)/package.log) \
+		$(foreach k,$(CHECK_KERNELS),$(LOGDIR)/check-$(k).log)
 
 demo: all
 	@rm -f $(LOGDIR)/demo.log
@@ -144,7 +179,7 @@ shell: all
 
 clean:
 	-$(MAKE) -C $(KHDR) M=$(CURDIR) clean
-	rm -rf $(B)/selftests $(B)/nvme-host $(B)/initramfs*.cpio.gz $(LOGDIR)
+	rm -rf $(B)/selftests $(B)/nvme-host $(B)/initramfs*.cpio.gz $(LOGDIR) $(B)/deb $(PKGROOT)
 
 distclean:
 	rm -rf $(B)

@@ -81,6 +81,11 @@ if [ -n "${VMM_ROOT:-}" ]; then
 fi
 
 cp -a "$TESTS"/. "$W/selftests/"
+# kselftest's shell helpers, where the tests find them in an installed kselftest tree
+# (the Makefile copies them next to the selftests' output directory)
+cp -a "$(dirname "$TESTS")/kselftest" "$W/"
+# the operator's check tool: the tree's, or (NVME_VFIO_CHECK) the one a package installed
+cp "${NVME_VFIO_CHECK:-$TOP/tools/nvme-vfio/nvme-vfio-check}" "$W/usr/sbin/"
 [ -n "${L2_GUEST:-}" ] && cp "$L2_GUEST" "$W/selftests/"
 cp "$RIG"/guest/* "$W/rig/"
 ln -s rig/init "$W/init"

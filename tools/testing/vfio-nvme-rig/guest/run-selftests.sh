@@ -8,7 +8,7 @@ timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
 t=$(sed -n 's/.*[ ]selftest_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$t" ] && timeout=$t t_override=1
 # pf_* tests take PFs away (and put them back): they run last
-tests="$(ls *_test | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
+tests="$(ls *_test *_test.sh | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
 # "only=a_test,b_test" on the kernel command line (make check ONLY=...) picks tests
 only=$(sed -n 's/.*[ ]only=\([^ ]*\).*/\1/p' /proc/cmdline)
 [ -n "$only" ] && tests=$(echo "$only" | tr , ' ')

@@ -467,17 +467,20 @@ nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
+	u8 *saved, *state, *end;
 	size_t len, old_len;
-	u8 *state, *end;
-	int ret;
+	int ret = 0;
 
-	ret = nvmevf_state_size(nvmevf_dev, &len);
-	if (ret)
-		return ret;
+	saved = nvmevf_state_save(nvmevf_dev, &len);
+	if (IS_ERR(saved))
+		return PTR_ERR(saved);
 	mutex_lock(&migf->lock);
 	old_len = migf->len;
 	state = nvmevf_migf_add_rec(migf, NVMEVF_TAG_STATE, len);
-	ret = state ? nvmevf_state_save(nvmevf_dev, state, len) : -ENOMEM;
+	if (state)
+		memcpy(state, saved, len);
+	else
+		ret = -ENOMEM;
 	if (!ret) {
 		nvmevf_migf_seal_rec(state);
 		end = nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0);
@@ -493,6 +496,7 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 		migf->precopy = false;
 	}
 	mutex_unlock(&migf->lock);
+	kvfree(saved);
 	if (!ret)
 		wake_up_interruptible(&migf->poll_wait);
 	return ret;
@@ -522,7 +526,7 @@ static int nvmevf_load_state(struct nvmevf_migration_file *migf, bool *partial)
 				    "incomplete migration stream (%zu bytes)\n", migf->len);
 		ret = -EINVAL;
 	} else {
-		ret = nvmevf_state_load(nvmevf_dev,
+		ret = nvmevf_state_load(nvmevf_dev, migf->fmts,
 					(void *)(migf->buf + sizeof(struct nvmevf_mig_rec)),
 					migf->buf + migf->state_off,
 					migf->state_len, partial);

@@ -148,9 +148,9 @@ void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev);
 /* state.c: the controller state on the PF, state_mutex held */
 bool nvmevf_state_bytes(const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len);
 int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
-int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
-		      size_t len);
+u8 *nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len);
 int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
+		      const struct nvme_lm_ctrl_state_fmts *fmts,
 		      const struct nvmevf_mig_hdr *src, const u8 *buf,
 		      size_t len, bool *partial);
 u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver, const u8 *uuid);

@@ -61,26 +61,66 @@ int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 	return 0;
 }
 
-int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
-		      size_t len)
+/**
+ * nvmevf_state_save() - read the suspended controller's state
+ * @nvmevf_dev: the VF
+ * @len: set to the state's length, its header included
+ *
+ * The first Get Controller State asks for as much as one command carries,
+ * and the controller returns min(state size - offset, NUMD * 4) bytes
+ * (QEMU's TP4159 model and ours; A.4 of the TP4159 reference): a state that
+ * fits, as a few queues' state does, costs one command in the downtime
+ * instead of a header read and then the state (the two-pass read of one
+ * other implementation).  The header says how much more to read.  A
+ * controller that refused the longer read would fail STOP_COPY cleanly.
+ *
+ * Return: the state in a kvmalloc()ed buffer, or an ERR_PTR().
+ */
+u8 *nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
-	const struct nvme_lm_ctrl_state_hdr *hdr = (void *)buf;
-	size_t chunk = nvmevf_state_chunk(nvmevf_dev);
-	bool csup = false, suspended;
-	size_t off, n, saved;
+	size_t chunk = nvmevf_state_chunk(nvmevf_dev), off, n;
+	const struct nvme_lm_ctrl_state_hdr *hdr;
+	bool csup = false, suspended = false;
+	u8 *buf, *all;
 	int ret;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	if (len < sizeof(*hdr))
-		return -EIO;
-	for (off = 0; off < len; off += n) {
-		n = min_t(size_t, len - off, chunk);
+	buf = kvzalloc(chunk, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	ret = nvmevf_lm(nvmevf_dev, "get state", 0, chunk,
+			nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
+					  nvmevf_dev->csuuidi, 0, buf, chunk, &suspended));
+	if (ret)
+		goto err;
+	csup = suspended;
+	hdr = (void *)buf;
+	if (!nvmevf_state_bytes(hdr, len)) {
+		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+				    "controller state of %llu + %llu dwords is too large\n",
+				    le64_to_cpu(hdr->nvmecss[0]), le64_to_cpu(hdr->vss[0]));
+		ret = -EOVERFLOW;
+		goto err;
+	}
+	if (*len > chunk) {
+		all = kvmalloc(*len, GFP_KERNEL_ACCOUNT);
+		if (!all) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		memcpy(all, buf, chunk);
+		kvfree(buf);
+		buf = all;
+		hdr = (void *)buf;
+	}
+	for (off = chunk; off < *len; off += n) {
+		n = min_t(size_t, *len - off, chunk);
 		ret = nvmevf_lm(nvmevf_dev, "get state", off, n,
 				nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 						  nvmevf_dev->csuuidi, off, buf + off,
 						  n, &suspended));
 		if (ret)
-			return ret;
+			goto err;
 		csup |= suspended;
 	}
 	/*
@@ -92,15 +132,13 @@ int nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, u8 *buf,
 	if (!csup && !(hdr->csattr & NVME_LM_CSATTR_SUSPENDED)) {
 		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
 				    "controller state read from a controller not suspended\n");
-		return -EIO;
+		ret = -EIO;
+		goto err;
 	}
-	/* the state read must be the one whose size was read before */
-	if (!nvmevf_state_bytes(hdr, &saved) || saved != len) {
-		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
-				    "controller state changed size while it was read\n");
-		return -EIO;
-	}
-	return 0;
+	return buf;
+err:
+	kvfree(buf);
+	return ERR_PTR(ret);
 }
 
 /**
@@ -133,26 +171,23 @@ u8 nvmevf_fmt_index(const struct nvme_lm_ctrl_state_fmts *f, u16 ver,
 
 /*
  * Apply @len bytes of state saved by a source described by @src: find the
- * same formats in this PF's list, then Set Controller State in pieces.
- * *@partial is set if a piece failed after the PF took earlier ones.
+ * same formats in @fmts, this PF's list as read when the data file was
+ * opened (and checked against @src then: no Identify in the downtime; a PF
+ * whose list changed since refuses the index, a clean failure), then Set
+ * Controller State in pieces.  *@partial is set if a piece failed after the
+ * PF took earlier ones.
  */
 int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
+		      const struct nvme_lm_ctrl_state_fmts *fmts,
 		      const struct nvmevf_mig_hdr *src, const u8 *buf,
 		      size_t len, bool *partial)
 {
 	size_t chunk = nvmevf_state_chunk(nvmevf_dev);
-	struct nvme_lm_ctrl_state_fmts *fmts;
 	u8 csvi, csuuidi = 0, seqind;
 	size_t off, n;
-	int ret;
+	int ret = 0;
 
 	lockdep_assert_held(&nvmevf_dev->state_mutex);
-	fmts = kzalloc(sizeof(*fmts), GFP_KERNEL);
-	if (!fmts)
-		return -ENOMEM;
-	ret = nvme_lm_state_formats(nvmevf_dev->lm, fmts);
-	if (ret)
-		goto out;
 	csvi = nvmevf_fmt_index(fmts, le16_to_cpu(src->state_ver), NULL);
 	if (le16_to_cpu(src->flags) & NVMEVF_HDR_VS)
 		csuuidi = nvmevf_fmt_index(fmts, 0, src->vs_uuid);
@@ -161,8 +196,7 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 				    "controller state format %#x%s is not supported here\n",
 				    le16_to_cpu(src->state_ver),
 				    csvi ? " (vendor format)" : "");
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	for (off = 0; off < len; off += n) {
 		n = min_t(size_t, len - off, chunk);
@@ -182,8 +216,6 @@ int nvmevf_state_load(struct nvmevf_pci_core_device *nvmevf_dev,
 			break;
 		}
 	}
-out:
-	kfree(fmts);
 	return ret;
 }
 

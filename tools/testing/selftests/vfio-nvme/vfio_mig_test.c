@@ -893,20 +893,41 @@ TEST_F(mig, dma_logging_failed_stop_is_reported_and_start_recovers)
 
 #define TRACE_EV	"/sys/kernel/tracing/events/nvme_vfio_pci/nvmevf_lm_cmd/enable"
 
-/* nvmevf_lm_cmd events with "op=<op>" since the trace was cleared, or -errno */
-static int trace_count(const char *op)
+/*
+ * The lines of the trace since it was cleared that contain @what, or
+ * -errno; with @log, the command of each (what follows "cmd=") goes there.
+ */
+static int trace_lines(const char *what, char *log, size_t loglen)
 {
-	char want[64], line[512];
+	char line[512], *cmd;
+	size_t used = 0;
 	int n = 0;
 	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
 
 	if (!f)
 		return -errno;
-	snprintf(want, sizeof(want), "op=%s ", op);
-	while (fgets(line, sizeof(line), f))
-		n += !!strstr(line, want);
+	if (log)
+		log[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, what))
+			continue;
+		n++;
+		cmd = strstr(line, "cmd=");
+		line[strcspn(line, "\n")] = '\0';
+		if (log && cmd && used < loglen)
+			used += snprintf(log + used, loglen - used, "%s; ", cmd);
+	}
 	fclose(f);
 	return n;
+}
+
+/* nvmevf_lm_cmd events with "op=<op>" since the trace was cleared, or -errno */
+static int trace_count(const char *op)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "op=%s ", op);
+	return trace_lines(want, NULL, 0);
 }
 
 /*
@@ -952,33 +973,6 @@ TEST_F(mig, dma_logging_report_costs_only_tracked_memory)
 }
 
 #define SETUP_EV	"/sys/kernel/tracing/events/nvme/nvme_setup_cmd"
-
-/*
- * The lines of the trace since it was cleared that contain @what, or
- * -errno; the command of each (what follows "cmd=") goes to @log.
- */
-static int trace_lines(const char *what, char *log, size_t loglen)
-{
-	char line[512], *cmd;
-	size_t used = 0;
-	int n = 0;
-	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
-
-	if (!f)
-		return -errno;
-	log[0] = '\0';
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, what))
-			continue;
-		n++;
-		cmd = strstr(line, "cmd=");
-		line[strcspn(line, "\n")] = '\0';
-		if (cmd && used < loglen)
-			used += snprintf(log + used, loglen - used, "%s; ", cmd);
-	}
-	fclose(f);
-	return n;
-}
 
 /*
  * The downtime of a migration costs the PFs' shared admin queues four

@@ -41,9 +41,7 @@ SUITE=bookworm
 # apt-get -t bookworm-backports.
 DEFREL=bookworm-backports
 
-# a mirror as fetch-vmm.sh takes it: the host's, or deb.debian.org
-mirror=$(sed -n 's#^URIs: *\(http[^ ]*/debian\)/*$#\1#p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-mirror=${LIBVIRT_MIRROR:-${VMM_MIRROR:-${mirror:-http://deb.debian.org/debian}}}
+mirror=${LIBVIRT_MIRROR:-${VMM_MIRROR:-$(debian_mirror)}}
 SOURCES=("deb $mirror $SUITE main" "deb $mirror $DEFREL main")
 
 # Resolve the exact versions with an apt of our own (source list, package lists, an empty dpkg

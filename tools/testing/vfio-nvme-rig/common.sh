@@ -21,6 +21,13 @@ QEMU_BIN=${QEMU_BIN:-$QEMU_BUILD/qemu-system-x86_64}
 J=${J:-$(nproc)}
 
 log() { echo "[$(date +%T)] $*"; }
+# the Debian mirror the host's apt uses (debian.sources), or deb.debian.org
+debian_mirror() {
+	local m
+	m=$(sed -n 's#^URIs: *\(http[^ ]*/debian\)/*$#\1#p' /etc/apt/sources.list.d/debian.sources \
+		2>/dev/null | head -1)
+	echo "${m:-http://deb.debian.org/debian}"
+}
 # one "RESULT ok|not ok GROUP: NAME" line for tap-summary.sh, the findings above it
 check_result() { # group name status output
 	if [ "$3" = 0 ]; then

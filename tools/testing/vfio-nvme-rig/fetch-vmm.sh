@@ -13,8 +13,7 @@ A=$CACHE/vmm-apt
 [ -e "$VMM/.done" ] && exit 0
 mkdir -p "$A/lists/partial" "$A/archives/partial"
 if ! ls "$A"/archives/qemu-system-x86_*.deb >/dev/null 2>&1; then
-	mirror=$(sed -n 's#^URIs: *\(http[^ ]*/debian\)/*$#\1#p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-	mirror=${VMM_MIRROR:-${mirror:-http://deb.debian.org/debian}}
+	mirror=${VMM_MIRROR:-$(debian_mirror)}
 	printf 'deb %s bookworm-backports main\ndeb %s bookworm main\n' "$mirror" "$mirror" > "$A/sources.list"
 	apto=(-q -o Dir::Etc::sourcelist="$A/sources.list" -o Dir::Etc::sourceparts=-
 	      -o Dir::State::Lists="$A/lists" -o Dir::Cache::archives="$A/archives"

@@ -113,7 +113,9 @@ $(B)/initramfs-debug.cpio.gz: $(RIG)/mkinitramfs.sh $(DEBUG_KERNEL) $(B)/selftes
 $(B)/deb/.built: $(B)/linux/.prepared $(PKG_SRC) $(DRIVER_SRC) $(DOC_SRC)
 	scripts/package/build-deb.sh $(B)/deb
 	@touch $@
+# lintian: an error or a warning fails make deb (test-dkms-package.sh reports it as a case)
 deb: $(B)/deb/.built
+	lintian --fail-on error,warning --info $(B)/deb/*.changes
 
 # "package" in CHECK_KERNELS: test-dkms-package.sh installs the package in a Debian root, then
 # Debian's kernel boots with the modules it installed (none of the rig's) and runs these tests

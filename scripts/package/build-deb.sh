@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the nvme-vfio-pci-dkms Debian package with dpkg-buildpackage and check it with lintian.
+# Build the nvme-vfio-pci-dkms Debian package with dpkg-buildpackage (`make deb` then runs
+# lintian on it; make check's package test does too, as a test case).
 # usage: build-deb.sh OUTDIR
 #
 # The package's DKMS source is this tree's driver, its headers and drivers/nvme/host of the
@@ -43,7 +44,4 @@ cp Documentation/driver-api/vfio-nvme.rst "$S/Documentation/driver-api/"
 
 (cd "$S" && dpkg-buildpackage -b -us -uc) > "$OUT/build.log" 2>&1 ||
 	{ tail -30 "$OUT/build.log"; echo "build-deb.sh: dpkg-buildpackage failed ($OUT/build.log)" >&2; exit 1; }
-deb=$(ls "$OUT"/nvme-vfio-pci-dkms_*_all.deb)
-echo "$deb"
-# lintian: errors and warnings fail the build; the overrides explain what remains
-lintian --fail-on error,warning --info "$OUT"/*.changes
+ls "$OUT"/nvme-vfio-pci-dkms_*_all.deb

@@ -40,6 +40,18 @@ bool nvmevf_state_bytes(const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len)
 	return true;
 }
 
+/* nvmevf_state_bytes() of a header the PF gave, which says so if it is too large */
+static int nvmevf_state_len(struct nvmevf_pci_core_device *nvmevf_dev,
+			    const struct nvme_lm_ctrl_state_hdr *hdr, size_t *len)
+{
+	if (nvmevf_state_bytes(hdr, len))
+		return 0;
+	dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
+			    "controller state of %llu + %llu dwords is too large\n",
+			    le64_to_cpu(hdr->nvmecss[0]), le64_to_cpu(hdr->vss[0]));
+	return -EOVERFLOW;
+}
+
 /* the size of the suspended controller's state, from its header */
 int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 {
@@ -50,15 +62,7 @@ int nvmevf_state_size(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 			nvme_lm_get_state(nvmevf_dev->lm, nvmevf_dev->csvi,
 					  nvmevf_dev->csuuidi, 0, &hdr, sizeof(hdr),
 					  NULL));
-	if (ret)
-		return ret;
-	if (!nvmevf_state_bytes(&hdr, len)) {
-		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
-				    "controller state of %llu + %llu dwords is too large\n",
-				    le64_to_cpu(hdr.nvmecss[0]), le64_to_cpu(hdr.vss[0]));
-		return -EOVERFLOW;
-	}
-	return 0;
+	return ret ?: nvmevf_state_len(nvmevf_dev, &hdr, len);
 }
 
 /**
@@ -94,24 +98,16 @@ u8 *nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 	if (ret)
 		goto err;
 	csup = suspended;
-	hdr = (void *)buf;
-	if (!nvmevf_state_bytes(hdr, len)) {
-		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
-				    "controller state of %llu + %llu dwords is too large\n",
-				    le64_to_cpu(hdr->nvmecss[0]), le64_to_cpu(hdr->vss[0]));
-		ret = -EOVERFLOW;
+	ret = nvmevf_state_len(nvmevf_dev, (void *)buf, len);
+	if (ret)
 		goto err;
-	}
 	if (*len > chunk) {
-		all = kvmalloc(*len, GFP_KERNEL_ACCOUNT);
+		all = kvrealloc(buf, *len, GFP_KERNEL_ACCOUNT);
 		if (!all) {
 			ret = -ENOMEM;
 			goto err;
 		}
-		memcpy(all, buf, chunk);
-		kvfree(buf);
 		buf = all;
-		hdr = (void *)buf;
 	}
 	for (off = chunk; off < *len; off += n) {
 		n = min_t(size_t, *len - off, chunk);
@@ -129,6 +125,7 @@ u8 *nvmevf_state_save(struct nvmevf_pci_core_device *nvmevf_dev, size_t *len)
 	 * reads completion dword 0 (CSUP), another implementation sets only
 	 * the state header's CSATTR bit.  Either is taken.
 	 */
+	hdr = (void *)buf;
 	if (!csup && !(hdr->csattr & NVME_LM_CSATTR_SUSPENDED)) {
 		dev_err_ratelimited(nvmevf_dev_of(nvmevf_dev),
 				    "controller state read from a controller not suspended\n");

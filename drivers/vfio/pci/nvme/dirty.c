@@ -11,7 +11,13 @@
  * them.  A report reads the PF's bitmap in windows, only over the tracked
  * ranges inside it (so a report of any size costs commands in proportion
  * to the tracked memory it covers), stops for a fatal signal between
- * windows, and clears what it read.
+ * windows, and clears what it read.  A window is as much bitmap as one
+ * admin command carries (MDTS), up to 512 KiB: 16 GiB at 4 KiB granules.
+ * That is as few commands as the PF allows, but still one per window of
+ * tracked memory, dirty or not: a count in proportion to what is dirty
+ * needs the PF to say where the dirty granules are (a list of them, as a
+ * Controller Data Queue carries LBA changes, or a summary of which windows
+ * have any), which Track Receive does not offer.
  *
  * The PF clears whole dwords of its bitmap (32 granules), while a caller may
  * report any slice of its ranges, at pages smaller than the granule: QEMU
@@ -35,13 +41,14 @@
 #include <linux/log2.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
 #include "nvmevf.h"
 
-/* bytes of bitmap read from the PF per Track Receive */
-#define NVMEVF_DIRTY_WINDOW	4096
+/* most bytes of bitmap read from the PF per Track Receive, and kept per report */
+#define NVMEVF_DIRTY_WINDOW_MAX	SZ_512K
 
 static bool dma_logging_any_pf;
 module_param(dma_logging_any_pf, bool, 0644);
@@ -378,10 +385,21 @@ static bool nvmevf_dirty_span(struct nvmevf_pci_core_device *nvmevf_dev, u32 i,
 	return true;
 }
 
-/* granules in the window at @addr, and the bytes (whole dwords) the PF returns */
-static u64 nvmevf_dirty_window(u8 gran, u64 addr, u64 to, size_t *len)
+/* bytes of bitmap one Track Receive reads: what the PF's admin queue carries */
+static size_t nvmevf_dirty_window_max(struct nvmevf_pci_core_device *nvmevf_dev)
 {
-	u64 nbits = min_t(u64, NVMEVF_DIRTY_WINDOW * 8, (to - addr) >> gran);
+	size_t max = nvme_lm_max_transfer(nvmevf_dev->lm);
+
+	return clamp_t(size_t, round_down(max, 4), 4, NVMEVF_DIRTY_WINDOW_MAX);
+}
+
+/*
+ * Granules in the window at @addr of at most @win bytes, and the bytes
+ * (whole dwords) the PF returns.
+ */
+static u64 nvmevf_dirty_window(u8 gran, size_t win, u64 addr, u64 to, size_t *len)
+{
+	u64 nbits = min_t(u64, (u64)win * 8, (to - addr) >> gran);
 
 	*len = round_up(DIV_ROUND_UP((u32)nbits, 8), 4);
 	return nbits;
@@ -395,8 +413,8 @@ static u64 nvmevf_dirty_window(u8 gran, u64 addr, u64 to, size_t *len)
  * the caller's bitmap has no bits.
  */
 static int nvmevf_dirty_prealloc(struct nvmevf_pci_core_device *nvmevf_dev,
-				 struct nvmevf_dirty_pool *pool, u64 iova,
-				 u64 last)
+				 struct nvmevf_dirty_pool *pool, size_t win,
+				 u64 iova, u64 last)
 {
 	u8 gran = nvmevf_dev->dirty_gran;
 	unsigned long need = 1;		/* a part the report lies inside splits */
@@ -408,7 +426,7 @@ static int nvmevf_dirty_prealloc(struct nvmevf_pci_core_device *nvmevf_dev,
 		if (!nvmevf_dirty_span(nvmevf_dev, i, iova, last, &from, &to))
 			continue;
 		for (addr = from; addr < to; addr += nbits << gran) {
-			nbits = nvmevf_dirty_window(gran, addr, to, &len);
+			nbits = nvmevf_dirty_window(gran, win, addr, to, &len);
 			need += nvmevf_dirty_window_parts(gran, addr, len * 8,
 							  iova, last);
 		}
@@ -422,8 +440,9 @@ static int nvmevf_dirty_prealloc(struct nvmevf_pci_core_device *nvmevf_dev,
  */
 static int nvmevf_dirty_read_range(struct nvmevf_pci_core_device *nvmevf_dev,
 				   struct nvmevf_dirty_pool *pool,
-				   struct iova_bitmap *dirty, void *bm, u64 from,
-				   u64 to, u64 iova, u64 last)
+				   struct iova_bitmap *dirty, void *bm,
+				   size_t win, u64 from, u64 to, u64 iova,
+				   u64 last)
 {
 	u8 gran = nvmevf_dev->dirty_gran;
 	u64 addr, nbits;
@@ -434,7 +453,7 @@ static int nvmevf_dirty_read_range(struct nvmevf_pci_core_device *nvmevf_dev,
 
 	for (addr = from; addr < to; addr += nbits << gran) {
 		/* the PF reads (and clears) whole dwords */
-		nbits = nvmevf_dirty_window(gran, addr, to, &len);
+		nbits = nvmevf_dirty_window(gran, win, addr, to, &len);
 
 		/* a report is the VMM's to stop: never hold it past a kill */
 		if (fatal_signal_pending(current))
@@ -470,7 +489,8 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 	struct nvmevf_pci_core_device *nvmevf_dev = nvmevf_from_vdev(vdev);
 	struct nvmevf_dirty_pool pool = {};
 	u64 end, last, from, to;
-	void *bm;
+	void *bm = NULL;
+	size_t win;
 	u32 i;
 	int ret = 0;
 
@@ -478,15 +498,18 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 	if (!length || check_add_overflow((u64)iova, (u64)length, &end))
 		return -EINVAL;
 	last = end - 1;
-	bm = kmalloc(NVMEVF_DIRTY_WINDOW, GFP_KERNEL);
-	if (!bm)
-		return -ENOMEM;
 	mutex_lock(&nvmevf_dev->state_mutex);
 	if (!nvmevf_dev->dirty_gran) {
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = nvmevf_dirty_prealloc(nvmevf_dev, &pool, iova, last);
+	win = nvmevf_dirty_window_max(nvmevf_dev);
+	bm = kvmalloc(win, GFP_KERNEL_ACCOUNT);
+	if (!bm) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = nvmevf_dirty_prealloc(nvmevf_dev, &pool, win, iova, last);
 	if (ret)
 		goto out;
 
@@ -496,15 +519,15 @@ static int nvmevf_log_read_and_clear(struct vfio_device *vdev,
 	for (i = 0; i < nvmevf_dev->dirty_nranges; i++) {
 		if (!nvmevf_dirty_span(nvmevf_dev, i, iova, last, &from, &to))
 			continue;
-		ret = nvmevf_dirty_read_range(nvmevf_dev, &pool, dirty, bm, from,
-					      to, iova, last);
+		ret = nvmevf_dirty_read_range(nvmevf_dev, &pool, dirty, bm, win,
+					      from, to, iova, last);
 		if (ret)
 			break;
 	}
 out:
 	nvmevf_state_mutex_unlock(nvmevf_dev);
 	nvmevf_pool_free(&pool);
-	kfree(bm);
+	kvfree(bm);
 	return ret;
 }
 

@@ -972,6 +972,44 @@ TEST_F(mig, dma_logging_report_costs_only_tracked_memory)
 	munmap(bm, bmlen);
 }
 
+/*
+ * A report reads the PF's bitmap in pieces as large as one admin command
+ * carries, not 4 KiB at a time: 1 GiB tracked at 4 KiB is 32 KiB of
+ * bitmap, one Track Receive on either of the rig's PFs (the smaller MDTS
+ * is 32 KiB), where 4 KiB pieces cost eight.  What the device wrote in
+ * the range is reported.  Debug kernel only, as above.
+ */
+TEST_F(mig, dma_logging_report_reads_whole_commands)
+{
+	struct vfio_dev *d = &self->p.dev[0];
+	uint64_t gib = 1ULL << 30, pgsize = 4096;
+	uint64_t base = self->p.buf[0].iova, last = self->p.buf[NBUF - 1].iova;
+	uint64_t ranges[1][2] = { { base, gib } };
+	size_t bmlen = gib / 4096 / 8;
+	uint64_t *bm = calloc(1, bmlen);
+	uint64_t bit;
+	int n;
+
+	ASSERT_NE(NULL, bm);
+	if (vfio_dma_log_probe(d))
+		SKIP(return, "no DMA logging on this kernel");
+	if (access(TRACE_EV, W_OK))
+		SKIP(return, "no tracefs at /sys/kernel/tracing");
+	ASSERT_EQ(0, vfio_dma_log_start(d, ranges, 1, &pgsize));
+	ASSERT_EQ(4096, pgsize);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 80, last));
+	ASSERT_EQ(0, sysfs_write(TRACE_EV, "1"));
+	n = trace_count("memory changes");
+	EXPECT_EQ(0, vfio_dma_log_report(d, base, gib, 4096, bm));
+	n = trace_count("memory changes") - n;
+	EXPECT_EQ(1, n) TH_LOG("%d Track Receive commands for 32 KiB of bitmap", n);
+	bit = (last - base) / 4096;
+	EXPECT_TRUE(bit_set(bm, bit));
+	ASSERT_EQ(0, sysfs_write(TRACE_EV, "0"));
+	EXPECT_EQ(0, vfio_dma_log_stop(d));
+	free(bm);
+}
+
 #define SETUP_EV	"/sys/kernel/tracing/events/nvme/nvme_setup_cmd"
 
 /*

@@ -38,7 +38,7 @@ struct nvme_cqe {
 	uint16_t status;	/* bit 0: phase tag */
 };
 
-#define NVME_DRV_MAX_QID	4
+#define NVME_DRV_MAX_QID	16
 
 struct nvme_drv_queue {
 	struct vfio_dma mem;

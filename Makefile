@@ -9,6 +9,7 @@
 #   make debug-kernel   6.12 with KASAN, lockdep, KUnit, noiommu, iommufd, our driver
 #   make patches    the submission series for linux 6.12 in build/patches
 #   make deb        the nvme-vfio-pci-dkms Debian package in build/deb
+#   make bench      boot the rig and measure (not a test): tables and plots in build/bench
 #
 # make check runs on both guest kernels and tests the package (CHECK_KERNELS="debian debug
 # package");
@@ -46,7 +47,7 @@ endif
 INITRD := $(INITRD_$(KERNEL))
 VM := VM_KERNEL=$(VM_KERNEL_$(KERNEL)) VM_INITRD=$(INITRD) $(RIG)/run-vm.sh
 
-.PHONY: all check demo shell lint deps qemu debug-kernel patches deb clean distclean
+.PHONY: all check demo bench shell lint deps qemu debug-kernel patches deb clean distclean
 all: $(INITRD) qemu
 
 $(B)/.deps: $(RIG)/deps.sh
@@ -168,6 +169,18 @@ demo: all
 	-$(VM) demo $(LOGDIR)/demo.log
 	@sed -n '/RIG: /,$$p' $(LOGDIR)/demo.log | tr -d '\r' | grep -v 'reboot: Power down' 
 	@grep -q 'RIG-DONE rc=0' $(LOGDIR)/demo.log
+
+# the benchmark: Debian's kernel for the data path, downtime, concurrency and QEMU
+# figures, the debug kernel for DMA logging (BENCH_KERNELS="debian debug"); plots
+# with gnuplot-nox
+BENCH_KERNELS ?= debian debug
+export BENCH_KERNELS
+$(B)/.bench-deps: $(RIG)/deps.sh
+	$(RIG)/deps.sh gnuplot-nox
+	@mkdir -p $(B) && touch $@
+
+bench: $(foreach k,$(BENCH_KERNELS),$(INITRD_$(k))) qemu $(B)/.bench-deps
+	$(RIG)/run-bench.sh
 
 lint: $(OUR_KO)
 	$(RIG)/lint.sh

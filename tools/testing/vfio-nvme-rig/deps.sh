@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Install the Debian 12 packages the rig needs (see README, "What gets installed").
+# Install the Debian 12 packages the rig needs (see README, "What gets installed"),
+# or with arguments those packages instead (make bench: gnuplot-nox).
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 
@@ -28,6 +29,9 @@ PKGS=(
 # meson >= 1.5 and pycotap >= 1.1 installed (Debian's source package leaves python/wheels,
 # QEMU's bundled copies, empty), and bookworm has meson 1.0.1 and no pycotap.
 BPO_PKGS=(meson:1.5 python3-pycotap:1.1)
+if [ $# -gt 0 ]; then
+	PKGS=("$@") BPO_PKGS=()
+fi
 BPO_LIST=/etc/apt/sources.list.d/bookworm-backports.list
 
 installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -5,8 +5,8 @@
 # in its own subsystem, with a namespace of its own, one on a shared image and a
 # detached one; and a third PF with SR-IOV but without live migration.  The console
 # goes to LOG; the run is bounded by TIMEOUT seconds.
-# usage: run-vm.sh MODE LOG      (MODE: check | demo | shell)
-# env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU ACCEL QEMU_BIN APPEND
+# usage: run-vm.sh MODE LOG      (MODE: check | demo | bench | shell)
+# env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU ACCEL QEMU_BIN APPEND NVME_SRIOV
 # 3 GiB of memory by default: the image carries libvirt's root (about 200 MiB,
 # unpacked in RAM) and the libvirt test runs two nested QEMUs.
 # The CPU has no 5-level paging: the KASAN debug kernel under TCG reported a wild
@@ -38,6 +38,9 @@ KERNEL=${VM_KERNEL:-$KROOT/boot/vmlinuz-$KREL}
 INITRD=${VM_INITRD:-$B/initramfs.cpio.gz}
 TIMEOUT=${TIMEOUT:-2700}
 DISK_MB=${DISK_MB:-64}
+# SR-IOV resources of each drive: 4 VFs, 8 flexible queues and 4 interrupts to give
+# them.  make bench asks for more (every VF online, one with 16 queue pairs).
+SRIOV=${NVME_SRIOV:-max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4}
 
 # namespace 1: the drive's own disk (local storage, migrated by copying; discards
 # punch holes, so Get LBA Status reports them unallocated);
@@ -58,7 +61,7 @@ for i in 0 1; do
 	[ -e "$spare" ] || truncate -s 4M "$spare"
 	drives+=(-device pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))
 		-device nvme-subsys,id=subsys$i,nqn=nqn.2026-11.org.vfio-nvme:drive$i
-		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,mdts=${mdts[i]},max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
+		-device nvme,id=nvme$i,serial=VFNVME000$i,subsys=subsys$i,bus=rp$i,hmlms=on,mdts=${mdts[i]},$SRIOV
 		-drive file=$img,if=none,id=local$i,format=raw,cache=unsafe,discard=unmap
 		-device nvme-ns,drive=local$i,nsid=1,bus=nvme$i
 		-drive file=$shared,if=none,id=shared$i,format=raw,cache=unsafe,file.locking=off
@@ -71,7 +74,7 @@ img=$B/disk2.img
 [ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
 drives+=(-device pcie-root-port,id=rp2,chassis=3,slot=3
 	-device nvme-subsys,id=subsys2,nqn=nqn.2026-11.org.vfio-nvme:drive2
-	-device nvme,id=nvme2,serial=VFNVME0002,subsys=subsys2,bus=rp2,max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4
+	-device nvme,id=nvme2,serial=VFNVME0002,subsys=subsys2,bus=rp2,$SRIOV
 	-drive file=$img,if=none,id=local2,format=raw,cache=unsafe
 	-device nvme-ns,drive=local2,nsid=1,bus=nvme2)
 

@@ -3,9 +3,10 @@
 # All three PFs (0: source drive, 1: destination drive, 2: a drive without
 # live migration) get RIG_VFS VFs; VFs 1..RIG_ONLINE
 # get 2 queue and 1 interrupt resources and go online, the rest stay offline with
-# no resources (the negative tests use the last one).
-RIG_VFS=3
-RIG_ONLINE=2
+# no resources (the negative tests use the last one).  make bench sets both
+# (RIG_VFS=15 RIG_ONLINE=15) on drives that have room for them (run-vm.sh).
+RIG_VFS=${RIG_VFS:-3}
+RIG_ONLINE=${RIG_ONLINE:-2}
 
 rig_prepare() {
 	modprobe nvme || return 1

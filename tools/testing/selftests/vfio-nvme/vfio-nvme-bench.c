@@ -399,22 +399,15 @@ static int guest_run(struct guest *g)
 /* read every block back: the number that differ from the last write */
 static int guest_verify(struct guest *g, int nblk, struct vfio_dma *b)
 {
-	uint16_t nlb = 4096 / g->drv.lba_size;
-	uint8_t want[4096];
-	struct nvme_cqe cqe;
-	struct nvme_sqe cmd;
 	int bad = 0;
 
 	for (int i = 0; i < nblk; i++) {
-		if (!g->gen[i])
-			continue;
-		nvme_drv_rw_cmd(&g->drv, &cmd, nvme_cmd_read, (g->base + i) * nlb, nlb, b->iova);
-		cmd.cid = 0x1000 + i;
-		if (nvme_drv_submit(&g->drv, 1, &cmd, true) ||
-		    nvme_drv_reap(&g->drv, 1, &cqe, 5000) || cqe.status >> 1)
-			return -EIO;
-		nvme_drv_pattern(want, g->base + i, g->gen[i]);
-		bad += !!memcmp(want, b->va, 4096);
+		int ret = g->gen[i] ? nvme_drv_check_block(&g->drv, g->base + i, g->gen[i],
+							   0x1000 + i, b) : 0;
+
+		if (ret < 0)
+			return ret;
+		bad += ret;
 	}
 	return bad;
 }

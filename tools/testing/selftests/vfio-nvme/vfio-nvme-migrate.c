@@ -107,20 +107,14 @@ static void guest_run(struct guest *g, int rounds)
 
 static int guest_verify(struct guest *g, struct vfio_dma *b)
 {
-	uint16_t nlb = 4096 / g->drv.lba_size;
-	uint8_t want[4096];
-	struct nvme_cqe cqe;
-	struct nvme_sqe cmd;
 	int bad = 0;
 
 	for (int blk = 0; blk < NBLK; blk++) {
-		nvme_drv_rw_cmd(&g->drv, &cmd, nvme_cmd_read, blk * nlb, nlb, b->iova);
-		cmd.cid = 0x1000 + blk;
-		if (nvme_drv_submit(&g->drv, 1, &cmd, true) ||
-		    nvme_drv_reap(&g->drv, 1, &cqe, 5000) || cqe.status >> 1)
-			die("read back", -EIO);
-		nvme_drv_pattern(want, blk, g->gen[blk]);
-		bad += !!memcmp(want, b->va, 4096);
+		int ret = nvme_drv_check_block(&g->drv, blk, g->gen[blk], 0x1000 + blk, b);
+
+		if (ret < 0)
+			die("read back", ret);
+		bad += ret;
 	}
 	return bad;
 }

@@ -295,6 +295,23 @@ void nvme_drv_pattern(void *buf, uint64_t blk, uint32_t gen)
 	}
 }
 
+int nvme_drv_check_block(struct nvme_drv *drv, uint64_t blk, uint32_t gen, uint16_t cid,
+			 struct vfio_dma *b)
+{
+	uint16_t nlb = PAGE / drv->lba_size;
+	uint8_t want[PAGE];
+	struct nvme_cqe cqe;
+	struct nvme_sqe cmd;
+
+	nvme_drv_rw_cmd(drv, &cmd, nvme_cmd_read, blk * nlb, nlb, b->iova);
+	cmd.cid = cid;
+	if (nvme_drv_submit(drv, 1, &cmd, true) || nvme_drv_reap(drv, 1, &cqe, 5000) ||
+	    cqe.status >> 1)
+		return -EIO;
+	nvme_drv_pattern(want, blk, gen);
+	return !!memcmp(want, b->va, PAGE);
+}
+
 int nvme_drv_switch(struct nvme_drv *drv, struct vfio_dev *dev)
 {
 	size_t size;

@@ -88,6 +88,13 @@ int nvme_drv_io(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iov
 int nvme_drv_io_sync(struct nvme_drv *drv, uint8_t opcode, uint64_t blk, uint64_t iova);
 /* the 4 KiB pattern of generation gen of block blk */
 void nvme_drv_pattern(void *buf, uint64_t blk, uint32_t gen);
+/*
+ * Read 4 KiB block blk into b on queue 1 (command ID cid) and compare it
+ * with generation gen's pattern: 0 if it holds it, 1 if not, -EIO if the
+ * read failed.
+ */
+int nvme_drv_check_block(struct nvme_drv *drv, uint64_t blk, uint32_t gen, uint16_t cid,
+			 struct vfio_dma *b);
 
 /* after a migration: the same queues, driven through another function */
 int nvme_drv_switch(struct nvme_drv *drv, struct vfio_dev *dev);

@@ -45,16 +45,15 @@ int nvme_lm_track_memory(struct nvme_lm_vf *lm, bool start, u8 gran_bits,
 int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
 		       void *bitmap, size_t len, u32 *count);
 
-struct nvme_lm_udmq;
+struct file;
+struct poll_table_struct;
+struct nvme_lm_log;
 
-/* a User Data Migration Queue holds at most entries - 1 unread entries */
-#define NVME_LM_UDMQ_MIN_ENTRIES	2
-#define NVME_LM_UDMQ_MAX_ENTRIES	65536
-
-struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries);
-int nvme_lm_udmq_delete(struct nvme_lm_udmq *q);
-int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start);
-int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
-		      unsigned int max, unsigned int *nread);
+u64 nvme_lm_gate_id(struct nvme_lm_vf *lm);
+struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id);
+int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock);
+__poll_t nvme_lm_gate_poll(struct nvme_lm_log *gate, struct file *filp,
+			   struct poll_table_struct *wait);
+void nvme_lm_gate_put(struct nvme_lm_log *gate);
 
 #endif /* _LINUX_NVME_LM_H */

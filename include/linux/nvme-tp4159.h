@@ -78,6 +78,21 @@ enum {
 #define NVME_LM_CDQ_QT_UDMQ		0
 #define NVME_LM_CDQ_PC			BIT(0)
 #define NVME_FEAT_CDQ			0x21
+/* Set Features, Controller Data Queue: CDW11 bit 31 enables the tail pointer trigger */
+#define NVME_LM_CDQ_ETPT		BIT(31)
+
+/*
+ * Asynchronous event of a Controller Data Queue: event type one-shot, with
+ * the queue's ID in completion dword 1 (reference A.10; the spec text that
+ * names these values was not available, the values follow the QEMU and
+ * libvfn CDQ implementations).
+ */
+#define NVME_AER_ONESHOT		4
+enum {
+	NVME_AER_ONESHOT_CDQ_TPT	= 0,	/* tail pointer trigger */
+	NVME_AER_ONESHOT_CDQ_FULL	= 1,
+};
+
 #define NVME_ID_CNS_CTRL_STATE_FMTS	0x20
 
 /*

@@ -22,6 +22,7 @@
 #include <linux/unaligned.h>
 
 #include "nvme.h"
+#include "pci-lm.h"
 
 struct nvme_lm_vf {
 	struct pci_dev *vf;
@@ -292,6 +293,17 @@ void nvme_lm_vf_put(struct nvme_lm_vf *lm)
 EXPORT_SYMBOL_GPL(nvme_lm_vf_put);
 
 /**
+ * nvme_lm_vf_ctrl() - the PF's primary controller a handle sends to
+ * @lm: the handle
+ *
+ * Return: the controller.
+ */
+struct nvme_ctrl *nvme_lm_vf_ctrl(struct nvme_lm_vf *lm)
+{
+	return lm->ctrl;
+}
+
+/**
  * nvme_lm_vf_cntlid() - the VF's secondary controller ID
  * @lm: the handle
  *
@@ -371,11 +383,15 @@ EXPORT_SYMBOL_GPL(nvme_lm_state_formats);
 int nvme_lm_suspend(struct nvme_lm_vf *lm)
 {
 	struct nvme_command c = {};
+	int ret;
 
 	c.common.opcode = nvme_admin_migration_send;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_SEND_SUSPEND, 0));
 	c.common.cdw11 = cpu_to_le32(NVME_LM_STYPE_SUSPEND << 16 | lm->cntlid);
-	return nvme_lm_submit(lm, &c, NULL, 0, NULL);
+	ret = nvme_lm_submit(lm, &c, NULL, 0, NULL);
+	if (!ret)
+		nvme_lm_log_suspended(lm);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_suspend);
 
@@ -797,7 +813,6 @@ struct nvme_lm_udmq *nvme_lm_udmq_create(struct nvme_lm_vf *lm, u32 nr_entries)
 	ret = nvme_lm_udmq_create_locked(q, &c);
 	return ret ? ERR_PTR(ret) : q;
 }
-EXPORT_SYMBOL_GPL(nvme_lm_udmq_create);
 
 /**
  * nvme_lm_udmq_log() - start or stop logging the VF's user data changes
@@ -820,29 +835,51 @@ int nvme_lm_udmq_log(struct nvme_lm_udmq *q, bool start)
 	c.common.cdw11 = cpu_to_le32(q->cdqid);
 	return nvme_lm_udmq_submit(q, &c, NULL, 0, true);
 }
-EXPORT_SYMBOL_GPL(nvme_lm_udmq_log);
 
 /*
- * Nothing posted: make sure the queue still exists (a controller reset of
- * the PF deletes it silently) with Get Features, Controller Data Queue.
+ * Hand the slots read back to the controller (Set Features, Controller Data
+ * Queue: the head pointer) and arm its tail pointer trigger for the next
+ * entry: the controller raises a one-shot asynchronous event when it posts
+ * into the slot at the head, so a reader waiting for it is woken without
+ * polling the controller.
  */
-static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
+static int nvme_lm_udmq_set_head(struct nvme_lm_udmq *q)
 {
 	struct nvme_command c = {};
-	__le32 *fid_data;
-	int ret;
 
-	fid_data = kzalloc(2 * sizeof(*fid_data), GFP_KERNEL);
-	if (!fid_data)
-		return -ENOMEM;
-	c.features.opcode = nvme_admin_get_features;
+	c.features.opcode = nvme_admin_set_features;
 	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
-	c.features.dword11 = cpu_to_le32(q->cdqid);
-	ret = nvme_lm_udmq_submit(q, &c, fid_data, 2 * sizeof(*fid_data), true);
-	if (!ret && le32_to_cpu(fid_data[0]) != q->head)
-		ret = -EIO;	/* not the queue this handle knows */
-	kfree(fid_data);
-	return ret;
+	c.features.dword11 = cpu_to_le32(q->cdqid | NVME_LM_CDQ_ETPT);
+	c.common.cdw12 = cpu_to_le32(q->head);
+	c.common.cdw13 = cpu_to_le32((q->head + 1) % q->nr);
+	return nvme_lm_udmq_submit(q, &c, NULL, 0, true);
+}
+
+/**
+ * nvme_lm_udmq_posted() - whether the controller posted an entry not read yet
+ * @q: the queue; the caller serializes this with nvme_lm_udmq_read()
+ *
+ * Looks at the next slot's phase tag in host memory; sends no command.
+ *
+ * Return: true if nvme_lm_udmq_read() has an entry to take.
+ */
+bool nvme_lm_udmq_posted(struct nvme_lm_udmq *q)
+{
+	return (READ_ONCE(q->ring[q->head].attr) & NVME_LM_UDMQ_PHASE) == q->phase;
+}
+
+/**
+ * nvme_lm_udmq_gone() - whether a reset of the PF deleted the queue
+ * @q: the queue
+ *
+ * Without the PF's CDQ lock: a hint for a reader, which learns it for sure
+ * from the next command that names the queue.
+ *
+ * Return: true if the PF's controller was reset since @q was created.
+ */
+bool nvme_lm_udmq_gone(struct nvme_lm_udmq *q)
+{
+	return nvme_pci_lm_generation(q->lm->ctrl) != q->gen;
 }
 
 /**
@@ -853,29 +890,24 @@ static int nvme_lm_udmq_check(struct nvme_lm_udmq *q)
  * @nread: set to the number of entries copied, 0 if none was posted
  *
  * Copies up to @max posted entries in order, then hands their slots back to
- * the controller (Set Features, Controller Data Queue head pointer).  The
- * entries copied are consumed even if that fails.  With nothing posted, it
- * checks that the controller still has the queue.
+ * the controller and arms the tail pointer trigger for the next entry
+ * (nvme_lm_udmq_set_head()).  The entries copied are consumed even if that
+ * fails.  With nothing posted it sends no command: nvme_lm_udmq_gone() says
+ * whether a reset deleted the queue.
  *
  * Return: 0, or a negative errno if the head pointer could not be updated
- * or the queue is gone (-ENOENT, e.g. after a controller reset of the PF,
- * which the handle knows without asking the PF): the queue is then no
- * longer usable and changes may have been missed.
+ * (-ENOENT: the queue is gone, e.g. after a controller reset of the PF):
+ * the queue is then no longer usable and changes may have been missed.
  */
 int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries,
 		      unsigned int max, unsigned int *nread)
 {
-	struct nvme_command c = {};
 	unsigned int n = 0;
 
-	while (n < max) {
-		struct nvme_lm_udmq_entry *e = &q->ring[q->head];
-
-		if ((READ_ONCE(e->attr) & NVME_LM_UDMQ_PHASE) != q->phase)
-			break;
+	while (n < max && nvme_lm_udmq_posted(q)) {
 		/* read the entry only after its phase tag says it is complete */
 		dma_rmb();
-		entries[n++] = *e;
+		entries[n++] = q->ring[q->head];
 		if (++q->head == q->nr) {
 			q->head = 0;
 			q->phase ^= NVME_LM_UDMQ_PHASE;
@@ -883,14 +915,20 @@ int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries
 	}
 	*nread = n;
 	if (!n)
-		return nvme_lm_udmq_check(q);
-	c.features.opcode = nvme_admin_set_features;
-	c.features.fid = cpu_to_le32(NVME_FEAT_CDQ);
-	c.features.dword11 = cpu_to_le32(q->cdqid);
-	c.common.cdw12 = cpu_to_le32(q->head);
-	return nvme_lm_udmq_submit(q, &c, NULL, 0, true);
+		return 0;
+	return nvme_lm_udmq_set_head(q);
 }
-EXPORT_SYMBOL_GPL(nvme_lm_udmq_read);
+
+/**
+ * nvme_lm_udmq_arm() - arm the tail pointer trigger of an empty queue
+ * @q: the queue
+ *
+ * Return: 0, or a negative errno as for nvme_lm_udmq_read().
+ */
+int nvme_lm_udmq_arm(struct nvme_lm_udmq *q)
+{
+	return nvme_lm_udmq_set_head(q);
+}
 
 /**
  * nvme_lm_udmq_delete() - delete the queue (which stops logging) and free it
@@ -915,4 +953,3 @@ int nvme_lm_udmq_delete(struct nvme_lm_udmq *q)
 		list_add(&q->orphan, &lm->orphans);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(nvme_lm_udmq_delete);

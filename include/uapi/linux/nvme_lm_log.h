@@ -31,7 +31,7 @@
  * once every change the VF completed is on the destination.  If the owner
  * does not within @ack_timeout_ms, refuses (NVME_LM_LOG_NACK), closes the
  * log or dies, or the log breaks, the stream fails and so does the
- * migration: the VM goes on on the source.
+ * migration: the VM keeps running on the source.
  *
  * Errors: EPERM without CAP_SYS_ADMIN, EBADF unless opened for writing,
  * EINVAL for a bad @argsz, @flags, @entries, @ack_timeout_ms or reserved
@@ -69,7 +69,7 @@ struct nvme_lm_log_open {
  *  OVERFLOW   the queue filled up and changes were not recorded until
  *             logging started again (a FIRST follows); comes with
  *             NVME_LM_LOG_ALL and @nsid 0
- *  HANDED_OVER  NVME_LM_LOG_GATE: the acknowledgement released the
+ *  HANDED_OVER  NVME_LM_LOG_GATE: the acknowledgment released the
  *             migration stream, the VF's state has left for the
  *             destination.  If the migration still fails, the VF resumes
  *             on the source and a FIRST follows.

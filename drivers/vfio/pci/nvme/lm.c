@@ -123,12 +123,65 @@ static int nvmevf_release_file(struct inode *inode, struct file *filp)
 	struct nvmevf_migration_file *migf = filp->private_data;
 
 	nvmevf_disable_fd(migf);
+	nvme_lm_gate_put(migf->gate);
 	mutex_destroy(&migf->lock);
 	put_device(migf->dev);
 	kfree(migf->fmts);
 	kvfree(migf->buf);
 	kfree(migf);
 	return 0;
+}
+
+/* append the end record; migf->lock held */
+static int nvmevf_migf_end(struct nvmevf_migration_file *migf)
+{
+	u8 *end;
+
+	lockdep_assert_held(&migf->lock);
+	end = nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0);
+	if (!end)
+		return -ENOMEM;
+	nvmevf_migf_seal_rec(end);
+	migf->complete = true;
+	return 0;
+}
+
+/*
+ * Everything but the end record was read: wait, without the file's lock
+ * (a reset disables the file under it), until the owner of the VF's gated
+ * LBA change log has the VF's namespace on the destination, then append the
+ * end.  A failed gate fails the stream for good; the destination never
+ * loads a stream without its end.  migf->lock held, and held again on return.
+ */
+static int nvmevf_pass_gate(struct nvmevf_migration_file *migf, bool nonblock)
+{
+	struct nvme_lm_log *gate = migf->gate;
+	int ret;
+
+	lockdep_assert_held(&migf->lock);
+	mutex_unlock(&migf->lock);
+	ret = nvme_lm_gate_wait(gate, nonblock);
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled))
+		return -ENODEV;
+	if (migf->gate != gate)
+		return 0;	/* another reader passed it */
+	if (ret == -EAGAIN || ret == -EINTR)
+		return ret;
+	if (!ret)
+		ret = nvmevf_migf_end(migf);
+	if (ret == -ENOMEM)
+		return ret;
+	migf->gate = NULL;
+	nvme_lm_gate_put(gate);
+	if (ret) {
+		migf->gate_err = ret;
+		dev_err_ratelimited(migf->dev,
+				    "migration stream held at its end: the LBA change log's copy %s (%d)\n",
+				    ret == -ETIMEDOUT ? "did not finish in time" :
+				    ret == -EIO ? "was refused by its owner" : "ended", ret);
+	}
+	return ret;
 }
 
 static ssize_t nvmevf_save_read(struct file *filp, char __user *buf, size_t len,
@@ -145,6 +198,15 @@ static ssize_t nvmevf_save_read(struct file *filp, char __user *buf, size_t len,
 	if (READ_ONCE(migf->disabled)) {
 		done = -ENODEV;
 		goto out;
+	}
+	if (migf->pos == migf->len && migf->gate_err) {
+		done = migf->gate_err;
+		goto out;
+	}
+	if (migf->pos == migf->len && migf->gate) {
+		done = nvmevf_pass_gate(migf, filp->f_flags & O_NONBLOCK);
+		if (done)
+			goto out;
 	}
 	if (migf->pos == migf->len) {
 		/* a temporary end while the device runs (PRE_COPY) */
@@ -178,8 +240,10 @@ static __poll_t nvmevf_save_poll(struct file *filp, struct poll_table_struct *wa
 	mutex_lock(&migf->lock);
 	if (READ_ONCE(migf->disabled))
 		mask = EPOLLERR | EPOLLHUP;
-	else if (migf->pos < migf->len || migf->complete)
+	else if (migf->pos < migf->len || migf->complete || migf->gate_err)
 		mask = EPOLLIN | EPOLLRDNORM;
+	else if (migf->gate)
+		mask = nvme_lm_gate_poll(migf->gate, filp, wait);
 	mutex_unlock(&migf->lock);
 	return mask;
 }
@@ -467,13 +531,18 @@ nvmevf_save_file(struct nvmevf_pci_core_device *nvmevf_dev, bool precopy)
 static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 {
 	struct nvmevf_pci_core_device *nvmevf_dev = migf->nvmevf_dev;
-	u8 *saved, *state, *end;
+	struct nvme_lm_log *gate;
 	size_t len, old_len;
+	u8 *saved, *state;
 	int ret = 0;
 
+	gate = nvme_lm_gate_get(nvmevf_dev->lm, nvmevf_dev->gate_id);
 	saved = nvmevf_state_save(nvmevf_dev, &len);
-	if (IS_ERR(saved))
+	if (IS_ERR(saved)) {
+		if (!IS_ERR(gate))
+			nvme_lm_gate_put(gate);
 		return PTR_ERR(saved);
+	}
 	mutex_lock(&migf->lock);
 	old_len = migf->len;
 	state = nvmevf_migf_add_rec(migf, NVMEVF_TAG_STATE, len);
@@ -483,19 +552,24 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 		ret = -ENOMEM;
 	if (!ret) {
 		nvmevf_migf_seal_rec(state);
-		end = nvmevf_migf_add_rec(migf, NVMEVF_TAG_END, 0);
-		if (end)
-			nvmevf_migf_seal_rec(end);
+		/* the end waits at the gate, or at once if there is none */
+		if (IS_ERR(gate))
+			migf->gate_err = PTR_ERR(gate);
+		else if (gate)
+			migf->gate = gate;
 		else
-			ret = -ENOMEM;
+			ret = nvmevf_migf_end(migf);
 	}
 	if (ret) {
 		migf->len = old_len;
+		migf->complete = false;
 	} else {
-		migf->complete = true;
 		migf->precopy = false;
+		gate = NULL;
 	}
 	mutex_unlock(&migf->lock);
+	if (!IS_ERR(gate))
+		nvme_lm_gate_put(gate);
 	kvfree(saved);
 	if (!ret)
 		wake_up_interruptible(&migf->poll_wait);
@@ -575,6 +649,10 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	int ret;
 
 	*unknown = false;
+	/* a migration begins: which gated LBA change log it must pass */
+	if (cur == VFIO_DEVICE_STATE_RUNNING)
+		nvmevf_dev->gate_id = nvme_lm_gate_id(nvmevf_dev->lm);
+
 	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_RUNNING_P2P) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
 		ret = nvmevf_lm(nvmevf_dev, "suspend", 0, 0,

@@ -14,7 +14,6 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
-#include <uapi/linux/nvme-vfio.h>
 
 #include "nvmevf.h"
 
@@ -52,7 +51,6 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 		mutex_lock(&nvmevf_dev->state_mutex);
 		nvmevf_disable_fds(nvmevf_dev);
 		nvmevf_dirty_stop_locked(nvmevf_dev);
-		nvmevf_lba_log_stop_locked(nvmevf_dev);
 		nvmevf_state_mutex_unlock(nvmevf_dev);
 	}
 	vfio_pci_core_close_device(core_vdev);
@@ -68,15 +66,6 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 	}
 }
 
-static int nvmevf_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
-				     void __user *arg, size_t argsz)
-{
-	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_NVME_LBA_LOG)
-		return nvmevf_lba_log_feature(nvmevf_from_vdev(core_vdev), flags,
-					      arg, argsz);
-	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
-}
-
 static const struct vfio_device_ops nvmevf_pci_ops = {
 	.name = "nvme-vfio-pci",
 	.init = vfio_pci_core_init_dev,
@@ -84,7 +73,7 @@ static const struct vfio_device_ops nvmevf_pci_ops = {
 	.open_device = nvmevf_pci_open_device,
 	.close_device = nvmevf_pci_close_device,
 	.ioctl = vfio_pci_core_ioctl,
-	.device_feature = nvmevf_pci_device_feature,
+	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,
 	.mmap = vfio_pci_core_mmap,

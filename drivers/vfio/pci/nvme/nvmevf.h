@@ -16,8 +16,6 @@
 
 #include "stream.h"
 
-struct nvmevf_lba_log;
-
 /**
  * struct nvmevf_dirty_range - an IOVA range the PF tracks for DMA logging
  * @start: first byte, granule aligned
@@ -47,6 +45,9 @@ struct nvmevf_dirty_range {
  * @complete: saving: the end record is in @buf, reading past it returns 0
  * @precopy: saving: the device is in PRE_COPY(_P2P), the state follows at
  *	STOP_COPY; VFIO_MIG_GET_PRECOPY_INFO answers only then
+ * @gate: saving: the state is in @buf, the end record waits for this gate
+ *	of the VF's LBA change log (nvme_lm_gate_wait()); a reference
+ * @gate_err: saving: the gate failed with this errno, and so does the stream
  * @parsed: resuming: bytes of @buf checked record by record so far
  * @hdr: resuming: the header record has been received and accepted
  * @state_off: resuming: offset of the controller state payload in @buf
@@ -68,6 +69,8 @@ struct nvmevf_migration_file {
 	size_t pos;
 	bool complete;
 	bool precopy;
+	struct nvme_lm_log *gate;
+	int gate_err;
 	size_t parsed;
 	bool hdr;
 	size_t state_off;
@@ -98,7 +101,8 @@ struct nvmevf_migration_file {
  * @dirty_parts: the parts of granules the PF reported dirty (and cleared)
  *	that no report covered yet, an interval tree of struct
  *	nvmevf_dirty_part (dirty.c)
- * @lba_log: the LBA change log while it is on (lba_log.c)
+ * @gate_id: the gated LBA change log the migration began with
+ *	(nvme_lm_gate_id()), 0 for none
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
  */
@@ -120,7 +124,7 @@ struct nvmevf_pci_core_device {
 	u32 dirty_nranges;
 	int dirty_stop_failed;
 	struct rb_root_cached dirty_parts;
-	struct nvmevf_lba_log *lba_log;
+	u64 gate_id;
 	int last_errno;
 	struct dentry *debugfs;
 };
@@ -182,11 +186,6 @@ void nvmevf_trace_lm(struct nvmevf_pci_core_device *nvmevf_dev, const char *op,
 	nvmevf_trace_lm(__dev, op, offset, bytes, __start, __ret);	\
 	__ret;								\
 })
-
-/* lba_log.c: VFIO_DEVICE_FEATURE_NVME_LBA_LOG */
-int nvmevf_lba_log_feature(struct nvmevf_pci_core_device *nvmevf_dev, u32 flags,
-			   void __user *uarg, size_t argsz);
-int nvmevf_lba_log_stop_locked(struct nvmevf_pci_core_device *nvmevf_dev);
 
 /* dirty.c: DMA logging */
 void nvmevf_dirty_init(struct nvmevf_pci_core_device *nvmevf_dev);

@@ -1,0 +1,885 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NVMe live migration of SR-IOV VFs, PF side: the log of the logical blocks
+ * a VF writes, for the host administrator, and the gate that holds the VF's
+ * migration stream until the log's owner has copied every change.
+ *
+ * A VM whose namespace lives on the source drive migrates only if the
+ * namespace is copied to the destination drive while it runs.  The host
+ * administrator's copy tool opens the log on the PF's controller device
+ * (NVME_IOCTL_LM_LOG_OPEN, include/uapi/linux/nvme_lm_log.h), whoever owns
+ * the VF's VFIO device: the log belongs to the file it returns.  The PF logs
+ * into a User Data Migration Queue (a Controller Data Queue in the PF's DMA
+ * memory); read() turns its entries into numbered records.  A reader that
+ * finds the queue empty arms the queue's tail pointer trigger and sleeps
+ * until the controller's one-shot asynchronous event; no command is sent
+ * while it waits.  A PF that does not send the event is covered by a tick
+ * that looks at the next slot's phase tag in host memory every
+ * NVME_LM_LOG_TICK while logs are open.
+ *
+ * The gate: when the VF's controller is suspended (nvme_lm_suspend()), the
+ * next read that finds the queue empty appends a SUSPENDED record S.  The
+ * controller completes Suspend only after the entries of every write it
+ * completed are in the queue, so S follows all of them.  The VF's variant
+ * driver holds back the end of its migration stream (without which the
+ * destination does not load the VF, let alone run it) until the log's owner
+ * acknowledges S (nvme_lm_gate_wait()): it does so only once every change
+ * up to S is on the destination.  Anything else (the owner refuses, dies,
+ * closes the log, does not answer in time, the log breaks) fails the stream
+ * and with it the migration, and the VF resumes on the source.
+ *
+ * Lifetime and locking: a log is on its PF's list from open until its file
+ * is released or the PF is removed, under nvme_lm_pf.lock; each holds a
+ * reference to the PF's controller, so the PF's nvme_lm_pf outlives it.
+ * nvme_lm_log.lock protects the queue and the records and is taken after
+ * nvme_lm_pf.lock.  A variant driver holds a reference to the log of its
+ * gate (kref) and only waits on it.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/kref.h>
+#include <linux/pci.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/nvme_lm_log.h>
+
+#include "nvme.h"
+#include "pci-lm.h"
+
+/* queue entries taken at a time */
+#define NVME_LM_LOG_BATCH	64
+/* how often open logs are looked at without the controller's event */
+#define NVME_LM_LOG_TICK	(HZ / 10)
+
+/**
+ * struct nvme_lm_pf - the logs of one PF
+ * @lock: protects @logs, @next_id and @removed
+ * @logs: the open logs (struct nvme_lm_log.node)
+ * @next_id: the ID of the next log; IDs are never reused
+ * @removed: the PF is going away: no new log
+ * @wq: readers, pollers and gates of every log of the PF wait here
+ * @events: changes on every wake of @wq; a waiter sleeps until it changes
+ * @tick: looks at the open logs' queues in host memory (the fallback for a
+ *	lost or missing asynchronous event)
+ */
+struct nvme_lm_pf {
+	struct mutex lock; /* protects logs, next_id, removed */
+	struct list_head logs;
+	u64 next_id;
+	bool removed;
+	wait_queue_head_t wq;
+	atomic_t events;
+	struct delayed_work tick;
+};
+
+/**
+ * struct nvme_lm_log - an open log, and the gate of its VF's migration
+ * @ref: the file and every variant driver's gate hold one
+ * @pf: the PF's logs
+ * @node: on @pf->logs while the log is open
+ * @id: unique on the PF; a variant driver names the log its migration began with
+ * @ctrl: the PF's controller (a reference)
+ * @vf: the VF (a reference)
+ * @cntlid: the VF's secondary controller ID
+ * @gate: opened with NVME_LM_LOG_GATE
+ * @ack_timeout: how long a gate waits for the acknowledgment, in jiffies
+ * @lock: protects everything below
+ * @lm: the handle the queue's commands go through; NULL once closed
+ * @q: the queue; NULL once closed or the PF went away
+ * @err: the log broke with this errno, reported once the records are read
+ * @closed: the file was released
+ * @armed_events: @pf->events when the tail pointer trigger was last armed,
+ *	-1 if it is not armed (an event disarms it; any wake of @pf re-arms)
+ * @restart: the queue overflowed and logging stopped: start it again
+ * @seq: the last record's number
+ * @read_seq: the last record read
+ * @acked: the last record acknowledged
+ * @nack: the owner refused the copy
+ * @suspended: the VF was suspended and its SUSPENDED record is not out yet
+ * @susp_seq: the SUSPENDED record of the last suspend, 0 if none since the
+ *	last hand-over
+ * @susp_time: jiffies of the last suspend; a gate waits from then on
+ * @passed: the gate released the stream after the last suspend
+ * @handed_over: a HANDED_OVER record is to follow
+ * @raw: entries just taken from the queue
+ * @rec: records not read yet
+ * @nrec: number of @rec
+ * @pos: next of @rec to read
+ */
+struct nvme_lm_log {
+	struct kref ref;
+	struct nvme_lm_pf *pf;
+	struct list_head node;
+	u64 id;
+	struct nvme_ctrl *ctrl;
+	struct pci_dev *vf;
+	u16 cntlid;
+	bool gate;
+	unsigned long ack_timeout;
+
+	struct mutex lock; /* protects the queue, the records and the gate */
+	struct nvme_lm_vf *lm;
+	struct nvme_lm_udmq *q;
+	int err;
+	bool closed;
+	int armed_events;
+	bool restart;
+	u64 seq;
+	u64 read_seq;
+	u64 acked;
+	bool nack;
+	bool suspended;
+	u64 susp_seq;
+	unsigned long susp_time;
+	bool passed;
+	bool handed_over;
+	struct nvme_lm_udmq_entry raw[NVME_LM_LOG_BATCH];
+	struct nvme_lm_log_rec rec[NVME_LM_LOG_BATCH];
+	unsigned int nrec;
+	unsigned int pos;
+};
+
+static void nvme_lm_pf_wake(struct nvme_lm_pf *pf)
+{
+	atomic_inc(&pf->events);
+	wake_up_all(&pf->wq);
+}
+
+/* every open log's queue, in host memory: wake the PF's waiters if one has news */
+static void nvme_lm_pf_tick(struct work_struct *work)
+{
+	struct nvme_lm_pf *pf = container_of(to_delayed_work(work), struct nvme_lm_pf, tick);
+	struct nvme_lm_log *log;
+	bool news = false;
+
+	mutex_lock(&pf->lock);
+	list_for_each_entry(log, &pf->logs, node) {
+		if (!mutex_trylock(&log->lock))
+			continue;
+		if (log->q && (nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q)))
+			news = true;
+		mutex_unlock(&log->lock);
+	}
+	if (!list_empty(&pf->logs))
+		schedule_delayed_work(&pf->tick, NVME_LM_LOG_TICK);
+	mutex_unlock(&pf->lock);
+	if (news)
+		nvme_lm_pf_wake(pf);
+}
+
+/**
+ * nvme_lm_pf_alloc() - the PF's log state, allocated with its controller
+ *
+ * Return: the state, or NULL without memory.
+ */
+struct nvme_lm_pf *nvme_lm_pf_alloc(void)
+{
+	struct nvme_lm_pf *pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+
+	if (!pf)
+		return NULL;
+	mutex_init(&pf->lock);
+	INIT_LIST_HEAD(&pf->logs);
+	init_waitqueue_head(&pf->wq);
+	INIT_DELAYED_WORK(&pf->tick, nvme_lm_pf_tick);
+	return pf;
+}
+
+/**
+ * nvme_lm_pf_free() - free what nvme_lm_pf_alloc() returned
+ * @pf: the state; no log is left (each held the controller)
+ */
+void nvme_lm_pf_free(struct nvme_lm_pf *pf)
+{
+	if (!pf)
+		return;
+	WARN_ON(!list_empty(&pf->logs));
+	cancel_delayed_work_sync(&pf->tick);
+	mutex_destroy(&pf->lock);
+	kfree(pf);
+}
+
+/**
+ * nvme_lm_pf_async_event() - a Controller Data Queue event of the PF
+ * @ctrl: the PF's controller
+ * @result: completion dword 0 of the Asynchronous Event Request
+ *
+ * Called from the completion path, in interrupt context.  Wakes the waiters
+ * of every log of the PF (each looks at its own queue); which queue raised
+ * it (dword 1) does not matter.
+ */
+void nvme_lm_pf_async_event(struct nvme_ctrl *ctrl, u32 result)
+{
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(ctrl);
+
+	if ((result & 0x7) != NVME_AER_ONESHOT)
+		return;
+	switch ((result >> 8) & 0xff) {
+	case NVME_AER_ONESHOT_CDQ_TPT:
+	case NVME_AER_ONESHOT_CDQ_FULL:
+		nvme_lm_pf_wake(pf);
+		break;
+	}
+}
+
+static void nvme_lm_log_free(struct kref *ref)
+{
+	struct nvme_lm_log *log = container_of(ref, struct nvme_lm_log, ref);
+
+	mutex_destroy(&log->lock);
+	pci_dev_put(log->vf);
+	nvme_put_ctrl(log->ctrl);
+	kfree(log);
+}
+
+/* delete the queue and drop the handle; log->lock held */
+static void nvme_lm_log_end(struct nvme_lm_log *log, int err)
+{
+	lockdep_assert_held(&log->lock);
+	if (log->q)
+		nvme_lm_udmq_delete(log->q);	/* a failed delete is retried by the handle */
+	log->q = NULL;
+	if (log->lm)
+		nvme_lm_vf_put(log->lm);
+	log->lm = NULL;
+	if (err && !log->err)
+		log->err = err;
+}
+
+/**
+ * nvme_lm_pf_remove() - the PF goes away: end every log
+ * @ctrl: the PF's controller, still live (SR-IOV is already disabled)
+ *
+ * Their queues are deleted; readers and gates get ENODEV.
+ */
+void nvme_lm_pf_remove(struct nvme_ctrl *ctrl)
+{
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(ctrl);
+	struct nvme_lm_log *log, *tmp;
+
+	mutex_lock(&pf->lock);
+	pf->removed = true;
+	list_for_each_entry_safe(log, tmp, &pf->logs, node) {
+		mutex_lock(&log->lock);
+		nvme_lm_log_end(log, -ENODEV);
+		mutex_unlock(&log->lock);
+		list_del_init(&log->node);
+	}
+	mutex_unlock(&pf->lock);
+	cancel_delayed_work_sync(&pf->tick);
+	nvme_lm_pf_wake(pf);
+}
+
+static void nvme_lm_log_rec_from(struct nvme_lm_log_rec *r,
+				 const struct nvme_lm_udmq_entry *e)
+{
+	u8 esa = NVME_LM_UDMQ_ESA(e->attr);
+
+	memset(r, 0, sizeof(*r));
+	r->nsid = le32_to_cpu(e->nsid);
+	switch (esa) {
+	case NVME_LM_ESA_NORMAL:
+		break;
+	case NVME_LM_ESA_FIRST:
+		r->flags = NVME_LM_LOG_FIRST;
+		return;
+	case NVME_LM_ESA_FULL:
+	default:
+		/* changes were dropped, or an attribute this driver does not know */
+		r->flags = NVME_LM_LOG_OVERFLOW | NVME_LM_LOG_ALL;
+		r->nsid = 0;
+		return;
+	}
+	switch (NVME_LM_UDMQ_LBACI(e->attr)) {
+	case NVME_LM_LBACI_RANGE:
+		r->slba = le64_to_cpu(e->slba);
+		r->nlb = (u64)le32_to_cpu(e->nlb) + 1;
+		break;
+	default:
+		r->flags = NVME_LM_LOG_ALL;
+		break;
+	}
+}
+
+static void nvme_lm_log_add(struct nvme_lm_log *log, u32 flags)
+{
+	struct nvme_lm_log_rec *r = &log->rec[log->nrec++];
+
+	memset(r, 0, sizeof(*r));
+	r->flags = flags;
+	r->seq = ++log->seq;
+}
+
+static void nvme_lm_log_broke(struct nvme_lm_log *log, int err)
+{
+	dev_err_ratelimited(&log->vf->dev,
+			    "LBA change log of cntlid %u broke (%d): copy every namespace again\n",
+			    log->cntlid, err);
+	nvme_lm_log_end(log, err);
+}
+
+/*
+ * Refill the records: entries the PF posted, or, once the queue is empty,
+ * the gate's markers.  Called with every record read; log->lock held.
+ */
+static void nvme_lm_log_fill(struct nvme_lm_log *log)
+{
+	unsigned int i, n;
+	int ret;
+
+	lockdep_assert_held(&log->lock);
+	log->nrec = 0;
+	log->pos = 0;
+	if (!log->q)
+		return;
+	if (nvme_lm_udmq_gone(log->q)) {
+		nvme_lm_log_broke(log, -ESTALE);
+		return;
+	}
+	ret = nvme_lm_udmq_read(log->q, log->raw, NVME_LM_LOG_BATCH, &n);
+	for (i = 0; i < n; i++) {
+		u8 esa = NVME_LM_UDMQ_ESA(log->raw[i].attr);
+
+		/* the driver marks the suspend itself, after the queue's last entry */
+		if (esa == NVME_LM_ESA_SUSPENDED || esa == NVME_LM_ESA_STOPPED)
+			continue;
+		if (esa == NVME_LM_ESA_FULL)
+			log->restart = true;
+		nvme_lm_log_rec_from(&log->rec[log->nrec], &log->raw[i]);
+		log->rec[log->nrec++].seq = ++log->seq;
+	}
+	if (n)
+		log->armed_events = atomic_read(&log->pf->events);
+	if (ret) {
+		nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
+		return;
+	}
+	if (n)
+		return;
+
+	/* the queue is empty */
+	if (log->restart) {
+		/* a suspended controller refuses: writes cannot happen, try later */
+		ret = nvme_lm_udmq_log(log->q, true);
+		if (!ret)
+			log->restart = false;
+		else if (ret != -EBUSY)
+			nvme_lm_log_broke(log, ret);
+	}
+	if (log->suspended) {
+		log->suspended = false;
+		nvme_lm_log_add(log, NVME_LM_LOG_SUSPENDED);
+		log->susp_seq = log->seq;
+		nvme_lm_pf_wake(log->pf);
+	} else if (log->handed_over) {
+		log->handed_over = false;
+		nvme_lm_log_add(log, NVME_LM_LOG_HANDED_OVER);
+	}
+}
+
+/* a record to read, or the log's error; log->lock held */
+static bool nvme_lm_log_ready(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	return log->pos < log->nrec || log->err || log->suspended || log->handed_over ||
+	       (log->q && (nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q)));
+}
+
+static ssize_t nvme_lm_log_read(struct file *filp, char __user *buf, size_t len,
+				loff_t *ppos)
+{
+	struct nvme_lm_log *log = filp->private_data;
+	struct nvme_lm_pf *pf = log->pf;
+	size_t done = 0;
+	ssize_t ret;
+	int seen;
+
+	if (len < sizeof(struct nvme_lm_log_rec))
+		return -EINVAL;
+	for (;;) {
+		mutex_lock(&log->lock);
+		while (len - done >= sizeof(struct nvme_lm_log_rec)) {
+			if (log->pos == log->nrec) {
+				if (done)
+					break;
+				nvme_lm_log_fill(log);
+				if (!log->nrec)
+					break;
+			}
+			if (copy_to_user(buf + done, &log->rec[log->pos], sizeof(log->rec[0]))) {
+				mutex_unlock(&log->lock);
+				return done ? done : -EFAULT;
+			}
+			log->read_seq = log->rec[log->pos++].seq;
+			done += sizeof(log->rec[0]);
+		}
+		if (done || log->err || !log->q) {
+			ret = done ?: log->err ?: -ENODEV;
+			mutex_unlock(&log->lock);
+			return ret;
+		}
+		/* nothing posted: arm the trigger, then look once more */
+		seen = atomic_read(&pf->events);
+		if (log->armed_events != seen) {
+			ret = nvme_lm_udmq_arm(log->q);
+			if (ret) {
+				nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
+				mutex_unlock(&log->lock);
+				continue;
+			}
+			log->armed_events = seen;
+		}
+		if (nvme_lm_log_ready(log)) {
+			mutex_unlock(&log->lock);
+			continue;
+		}
+		mutex_unlock(&log->lock);
+		if (filp->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(pf->wq, atomic_read(&pf->events) != seen))
+			return -ERESTARTSYS;
+	}
+}
+
+static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct nvme_lm_log *log = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &log->pf->wq, wait);
+	mutex_lock(&log->lock);
+	if (log->pos < log->nrec || log->suspended || log->handed_over ||
+	    (log->q && nvme_lm_udmq_posted(log->q)))
+		mask = EPOLLIN | EPOLLRDNORM;
+	else if (log->err || (log->q && nvme_lm_udmq_gone(log->q)))
+		mask = EPOLLERR;
+	mutex_unlock(&log->lock);
+	return mask;
+}
+
+static long nvme_lm_log_ack(struct nvme_lm_log *log, void __user *uarg)
+{
+	struct nvme_lm_log_ack ack;
+	int ret = 0;
+
+	if (copy_from_user(&ack, uarg, sizeof(ack)))
+		return -EFAULT;
+	if (ack.reserved || ack.flags & ~NVME_LM_LOG_NACK)
+		return -EINVAL;
+	mutex_lock(&log->lock);
+	if (log->err)
+		ret = -EPIPE;
+	else if (ack.flags & NVME_LM_LOG_NACK)
+		log->nack = true;
+	else if (ack.seq > log->read_seq)
+		ret = -EINVAL;
+	else
+		log->acked = max(log->acked, ack.seq);
+	mutex_unlock(&log->lock);
+	if (!ret)
+		nvme_lm_pf_wake(log->pf);
+	return ret;
+}
+
+static long nvme_lm_log_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	if (cmd != NVME_LM_LOG_ACK)
+		return -ENOTTY;
+	return nvme_lm_log_ack(filp->private_data, (void __user *)arg);
+}
+
+static int nvme_lm_log_release(struct inode *inode, struct file *filp)
+{
+	struct nvme_lm_log *log = filp->private_data;
+	struct nvme_lm_pf *pf = log->pf;
+
+	mutex_lock(&pf->lock);
+	list_del_init(&log->node);
+	mutex_unlock(&pf->lock);
+	mutex_lock(&log->lock);
+	log->closed = true;
+	nvme_lm_log_end(log, 0);
+	mutex_unlock(&log->lock);
+	nvme_lm_pf_wake(pf);
+	kref_put(&log->ref, nvme_lm_log_free);
+	return 0;
+}
+
+static const struct file_operations nvme_lm_log_fops = {
+	.owner		= THIS_MODULE,
+	.read		= nvme_lm_log_read,
+	.poll		= nvme_lm_log_poll,
+	.unlocked_ioctl	= nvme_lm_log_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.release	= nvme_lm_log_release,
+	.llseek		= noop_llseek,
+};
+
+/* the open log of the VF with secondary controller @cntlid; pf->lock held */
+static struct nvme_lm_log *nvme_lm_pf_find(struct nvme_lm_pf *pf, u16 cntlid)
+{
+	struct nvme_lm_log *log;
+
+	lockdep_assert_held(&pf->lock);
+	list_for_each_entry(log, &pf->logs, node)
+		if (log->cntlid == cntlid)
+			return log;
+	return NULL;
+}
+
+/* VF @vf of the PF, with a reference, or NULL */
+static struct pci_dev *nvme_lm_log_vf(struct nvme_ctrl *ctrl, u32 vf)
+{
+	struct pci_dev *pdev = to_pci_dev(ctrl->dev), *dev = NULL;
+
+	if (!pdev->is_physfn || vf >= pci_num_vf(pdev))
+		return NULL;
+	while ((dev = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, dev)))
+		if (dev->is_virtfn && pci_physfn(dev) == pdev && pci_iov_vf_id(dev) == vf)
+			return dev;
+	return NULL;
+}
+
+/* create the queue and start logging; the log is on the PF's list (EBUSY for others) */
+static int nvme_lm_log_start(struct nvme_lm_log *log, u32 entries)
+{
+	struct nvme_lm_udmq *q;
+	int ret;
+
+	q = nvme_lm_udmq_create(log->lm, entries);
+	if (IS_ERR(q))
+		return PTR_ERR(q);
+	ret = nvme_lm_udmq_log(q, true);
+	if (ret) {
+		nvme_lm_udmq_delete(q);
+		return ret;
+	}
+	mutex_lock(&log->lock);
+	log->q = q;
+	log->armed_events = -1;
+	mutex_unlock(&log->lock);
+	return 0;
+}
+
+static int nvme_lm_log_check_arg(const struct nvme_lm_log_open *arg)
+{
+	if (arg->argsz < sizeof(*arg) || arg->reserved ||
+	    arg->flags & ~NVME_LM_LOG_GATE ||
+	    arg->entries < NVME_LM_LOG_MIN_ENTRIES ||
+	    arg->entries > NVME_LM_LOG_MAX_ENTRIES ||
+	    arg->ack_timeout_ms > NVME_LM_LOG_MAX_ACK_MS ||
+	    (arg->ack_timeout_ms && !(arg->flags & NVME_LM_LOG_GATE)))
+		return -EINVAL;
+	return 0;
+}
+
+static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
+					     const struct nvme_lm_log_open *arg)
+{
+	struct nvme_lm_log *log;
+	struct nvme_lm_vf *lm;
+	struct pci_dev *vf;
+
+	vf = nvme_lm_log_vf(ctrl, arg->vf);
+	if (!vf)
+		return ERR_PTR(-ENODEV);
+	lm = nvme_lm_vf_get(vf);
+	if (IS_ERR(lm)) {
+		pci_dev_put(vf);
+		return ERR_CAST(lm);
+	}
+	log = kzalloc(sizeof(*log), GFP_KERNEL_ACCOUNT);
+	if (!log) {
+		nvme_lm_vf_put(lm);
+		pci_dev_put(vf);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&log->ref);
+	mutex_init(&log->lock);
+	INIT_LIST_HEAD(&log->node);
+	log->pf = nvme_pci_lm_pf(ctrl);
+	log->ctrl = ctrl;
+	nvme_get_ctrl(ctrl);
+	log->vf = vf;
+	log->lm = lm;
+	log->cntlid = nvme_lm_vf_cntlid(lm);
+	log->gate = arg->flags & NVME_LM_LOG_GATE;
+	log->ack_timeout = msecs_to_jiffies(arg->ack_timeout_ms ?:
+					    NVME_LM_LOG_DEFAULT_ACK_MS);
+	return log;
+}
+
+/* on the PF's list, with an ID; -EBUSY if the VF has a log */
+static int nvme_lm_log_add_to_pf(struct nvme_lm_log *log)
+{
+	struct nvme_lm_pf *pf = log->pf;
+	int ret = 0;
+
+	mutex_lock(&pf->lock);
+	if (pf->removed)
+		ret = -ENODEV;
+	else if (nvme_lm_pf_find(pf, log->cntlid))
+		ret = -EBUSY;
+	if (!ret) {
+		log->id = ++pf->next_id;
+		list_add_tail(&log->node, &pf->logs);
+	}
+	mutex_unlock(&pf->lock);
+	return ret;
+}
+
+/**
+ * nvme_lm_log_open() - NVME_IOCTL_LM_LOG_OPEN on the PF's controller device
+ * @ctrl: the PF's controller
+ * @uarg: struct nvme_lm_log_open
+ * @open_for_write: the controller device was opened for writing
+ *
+ * Return: 0 with the log's file descriptor in @uarg, or a negative errno
+ * (include/uapi/linux/nvme_lm_log.h).
+ */
+int nvme_lm_log_open(struct nvme_ctrl *ctrl, void __user *uarg, bool open_for_write)
+{
+	struct nvme_lm_log_open arg;
+	struct nvme_lm_log *log;
+	struct file *filp;
+	int fd, ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!open_for_write)
+		return -EBADF;
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = nvme_lm_log_check_arg(&arg);
+	if (ret)
+		return ret;
+
+	log = nvme_lm_log_alloc(ctrl, &arg);
+	if (IS_ERR(log))
+		return PTR_ERR(log);
+	ret = nvme_lm_log_add_to_pf(log);
+	if (ret)
+		goto put;
+	ret = nvme_lm_log_start(log, arg.entries);
+	if (ret)
+		goto unlist;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto unlist;
+	}
+	filp = anon_inode_getfile("[nvme-lm-log]", &nvme_lm_log_fops, log, O_RDONLY);
+	if (IS_ERR(filp)) {
+		put_unused_fd(fd);
+		ret = PTR_ERR(filp);
+		goto unlist;
+	}
+	stream_open(filp->f_inode, filp);
+	arg.fd = fd;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		put_unused_fd(fd);
+		fput(filp);	/* the release ends the log */
+		return -EFAULT;
+	}
+	schedule_delayed_work(&log->pf->tick, NVME_LM_LOG_TICK);
+	fd_install(fd, filp);
+	return 0;
+
+unlist:
+	mutex_lock(&log->pf->lock);
+	list_del_init(&log->node);
+	mutex_unlock(&log->pf->lock);
+	mutex_lock(&log->lock);
+	nvme_lm_log_end(log, 0);
+	mutex_unlock(&log->lock);
+put:
+	if (log->lm)
+		nvme_lm_vf_put(log->lm);
+	log->lm = NULL;
+	kref_put(&log->ref, nvme_lm_log_free);
+	return ret;
+}
+
+/* the VF's open log, with a reference, or NULL */
+static struct nvme_lm_log *nvme_lm_log_of(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(nvme_lm_vf_ctrl(lm));
+	struct nvme_lm_log *log;
+
+	mutex_lock(&pf->lock);
+	log = nvme_lm_pf_find(pf, nvme_lm_vf_cntlid(lm));
+	if (log)
+		kref_get(&log->ref);
+	mutex_unlock(&pf->lock);
+	return log;
+}
+
+/**
+ * nvme_lm_log_suspended() - the VF's controller was suspended
+ * @lm: the VF's handle
+ *
+ * The VF's log, if it has one, marks the suspend once it has handed out
+ * every entry the controller posted until now.
+ */
+void nvme_lm_log_suspended(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_log *log = nvme_lm_log_of(lm);
+
+	if (!log)
+		return;
+	mutex_lock(&log->lock);
+	log->suspended = true;
+	log->susp_seq = 0;
+	log->passed = false;
+	log->susp_time = jiffies;
+	mutex_unlock(&log->lock);
+	nvme_lm_pf_wake(log->pf);
+	kref_put(&log->ref, nvme_lm_log_free);
+}
+
+/**
+ * nvme_lm_gate_id() - which gated log the VF's migration begins with
+ * @lm: the VF's handle
+ *
+ * A variant driver asks when a migration begins and passes the answer to
+ * nvme_lm_gate_get() when the stream is to end: a log that was closed or
+ * replaced in between fails the gate.
+ *
+ * Return: the ID of the VF's log opened with NVME_LM_LOG_GATE, 0 if none.
+ */
+u64 nvme_lm_gate_id(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_log *log = nvme_lm_log_of(lm);
+	u64 id = 0;
+
+	if (!log)
+		return 0;
+	if (log->gate)
+		id = log->id;
+	kref_put(&log->ref, nvme_lm_log_free);
+	return id;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_id);
+
+/**
+ * nvme_lm_gate_get() - the gate the VF's migration stream must pass to end
+ * @lm: the VF's handle
+ * @id: what nvme_lm_gate_id() said when the migration began
+ *
+ * A log opened during the migration counts too: its owner copies everything
+ * from its FIRST record on.
+ *
+ * Return: the gate (put it with nvme_lm_gate_put()), NULL if the VF has no
+ * gated log and had none, or ERR_PTR(-EPIPE) if the log @id was closed or
+ * replaced: changes may be missing on the destination.
+ */
+struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id)
+{
+	struct nvme_lm_log *log = nvme_lm_log_of(lm);
+
+	if (log && !log->gate) {
+		kref_put(&log->ref, nvme_lm_log_free);
+		log = NULL;
+	}
+	if (id && (!log || log->id != id)) {
+		if (log)
+			kref_put(&log->ref, nvme_lm_log_free);
+		return ERR_PTR(-EPIPE);
+	}
+	return log;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_get);
+
+/* 0: pass, -EAGAIN: not yet, or why the gate fails; log->lock held */
+static int nvme_lm_gate_check(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	if (log->passed)
+		return 0;
+	if (log->closed || log->err)
+		return -EPIPE;
+	if (log->nack)
+		return -EIO;
+	if (log->susp_seq && log->acked >= log->susp_seq) {
+		log->passed = true;
+		log->handed_over = true;
+		return 0;
+	}
+	if (time_after_eq(jiffies, log->susp_time + log->ack_timeout))
+		return -ETIMEDOUT;
+	return -EAGAIN;
+}
+
+/**
+ * nvme_lm_gate_wait() - wait until the log's owner acknowledged the suspend
+ * @gate: from nvme_lm_gate_get(), after the VF's controller was suspended
+ * @nonblock: return -EAGAIN instead of waiting
+ *
+ * Waits without any lock of the caller's; a fatal signal ends the wait.
+ *
+ * Return: 0 once every change up to the suspend is on the destination (the
+ * log then says HANDED_OVER), -EAGAIN, -EPIPE if the log was closed or
+ * broke, -EIO if its owner refused, -ETIMEDOUT if the owner did not answer
+ * within the log's timeout from the suspend, -EINTR on a fatal signal.
+ */
+int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
+{
+	struct nvme_lm_pf *pf = gate->pf;
+	long left;
+	int ret, seen;
+
+	for (;;) {
+		mutex_lock(&gate->lock);
+		if (!gate->susp_time)
+			gate->susp_time = jiffies;	/* suspended before the log opened */
+		seen = atomic_read(&pf->events);
+		ret = nvme_lm_gate_check(gate);
+		left = (long)(gate->susp_time + gate->ack_timeout - jiffies);
+		mutex_unlock(&gate->lock);
+		if (!ret)
+			nvme_lm_pf_wake(pf);	/* the reader's HANDED_OVER */
+		if (ret != -EAGAIN || nonblock)
+			return ret;
+		if (wait_event_killable_timeout(pf->wq, atomic_read(&pf->events) != seen,
+						max(left, 1L)) < 0)
+			return -EINTR;
+	}
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_wait);
+
+/**
+ * nvme_lm_gate_poll() - poll() of a stream waiting at its gate
+ * @gate: the gate
+ * @filp: the polled file
+ * @wait: its poll table
+ *
+ * Return: EPOLLIN once nvme_lm_gate_wait() would not wait, else 0.
+ */
+__poll_t nvme_lm_gate_poll(struct nvme_lm_log *gate, struct file *filp,
+			   struct poll_table_struct *wait)
+{
+	int ret;
+
+	poll_wait(filp, &gate->pf->wq, wait);
+	mutex_lock(&gate->lock);
+	ret = nvme_lm_gate_check(gate);
+	mutex_unlock(&gate->lock);
+	return ret == -EAGAIN ? 0 : EPOLLIN | EPOLLRDNORM;
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_poll);
+
+/**
+ * nvme_lm_gate_put() - release a gate from nvme_lm_gate_get()
+ * @gate: the gate, or NULL
+ */
+void nvme_lm_gate_put(struct nvme_lm_log *gate)
+{
+	if (gate)
+		kref_put(&gate->ref, nvme_lm_log_free);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_put);

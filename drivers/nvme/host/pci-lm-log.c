@@ -639,7 +639,10 @@ static int nvme_lm_log_add_to_pf(struct nvme_lm_log *log)
  * @uarg: struct nvme_lm_log_open
  * @open_for_write: the controller device was opened for writing
  *
- * Return: 0 with the log's file descriptor in @uarg, or a negative errno
+ * nvme-core's ioctl handler looks this up with symbol_get().
+ *
+ * Return: 0 with the log's file descriptor in @uarg, -ENOTTY for a
+ * controller that is not nvme-pci's, or a negative errno
  * (include/uapi/linux/nvme_lm_log.h).
  */
 int nvme_lm_log_open(struct nvme_ctrl *ctrl, void __user *uarg, bool open_for_write)
@@ -649,6 +652,9 @@ int nvme_lm_log_open(struct nvme_ctrl *ctrl, void __user *uarg, bool open_for_wr
 	struct file *filp;
 	int fd, ret;
 
+	/* a controller of nvme-pci: the PF of the VFs */
+	if (ctrl->ops->module != THIS_MODULE)
+		return -ENOTTY;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 	if (!open_for_write)
@@ -704,6 +710,7 @@ put:
 	kref_put(&log->ref, nvme_lm_log_free);
 	return ret;
 }
+EXPORT_SYMBOL_GPL(nvme_lm_log_open);
 
 /* the VF's open log, with a reference, or NULL */
 static struct nvme_lm_log *nvme_lm_log_of(struct nvme_lm_vf *lm)

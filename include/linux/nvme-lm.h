@@ -45,15 +45,15 @@ int nvme_lm_track_memory(struct nvme_lm_vf *lm, bool start, u8 gran_bits,
 int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
 		       void *bitmap, size_t len, u32 *count);
 
-struct file;
-struct poll_table_struct;
 struct nvme_lm_log;
+struct wait_queue_entry;
 
 u64 nvme_lm_gate_id(struct nvme_lm_vf *lm);
 struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id);
 int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock);
-__poll_t nvme_lm_gate_poll(struct nvme_lm_log *gate, struct file *filp,
-			   struct poll_table_struct *wait);
+bool nvme_lm_gate_ready(struct nvme_lm_log *gate);
+void nvme_lm_gate_watch(struct nvme_lm_log *gate, struct wait_queue_entry *wait);
+void nvme_lm_gate_unwatch(struct nvme_lm_log *gate, struct wait_queue_entry *wait);
 void nvme_lm_gate_put(struct nvme_lm_log *gate);
 
 #endif /* _LINUX_NVME_LM_H */

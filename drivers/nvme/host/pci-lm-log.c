@@ -53,27 +53,27 @@
 
 /* queue entries taken at a time */
 #define NVME_LM_LOG_BATCH	64
+/* records copied to userspace at a time */
+#define NVME_LM_LOG_COPY	8
 /* how often open logs are looked at without the controller's event */
 #define NVME_LM_LOG_TICK	(HZ / 10)
 
 /**
  * struct nvme_lm_pf - the logs of one PF
- * @lock: protects @logs, @next_id and @removed
+ * @lock: protects @logs (with @irq_lock), @next_id and @removed
+ * @irq_lock: protects @logs for the asynchronous event handler
  * @logs: the open logs (struct nvme_lm_log.node)
  * @next_id: the ID of the next log; IDs are never reused
  * @removed: the PF is going away: no new log
- * @wq: readers, pollers and gates of every log of the PF wait here
- * @events: changes on every wake of @wq; a waiter sleeps until it changes
  * @tick: looks at the open logs' queues in host memory (the fallback for a
- *	lost or missing asynchronous event)
+ *	lost or missing asynchronous event) and at their gates' deadlines
  */
 struct nvme_lm_pf {
 	struct mutex lock; /* protects logs, next_id, removed */
+	spinlock_t irq_lock; /* protects logs, for the event handler */
 	struct list_head logs;
 	u64 next_id;
 	bool removed;
-	wait_queue_head_t wq;
-	atomic_t events;
 	struct delayed_work tick;
 };
 
@@ -88,23 +88,28 @@ struct nvme_lm_pf {
  * @cntlid: the VF's secondary controller ID
  * @gate: opened with NVME_LM_LOG_GATE
  * @ack_timeout: how long a gate waits for the acknowledgment, in jiffies
- * @lock: protects everything below
- * @lm: the handle the queue's commands go through; NULL once closed
- * @q: the queue; NULL once closed or the PF went away
+ * @wq: the log's readers, pollers and gates wait here
+ * @events: changes on every wake of @wq; a waiter sleeps until it changes
+ * @cdqid: the queue's ID, for the event handler (READ_ONCE)
+ * @armed: the queue's tail pointer trigger is armed (READ_ONCE: the event
+ *	handler clears it)
+ * @read_lock: serializes readers, held while records are copied out
+ * @lock: protects everything below; never held while userspace memory is
+ *	touched
+ * @lm: the handle the queue's commands go through; NULL once ended
+ * @q: the queue; NULL once ended
  * @err: the log broke with this errno, reported once the records are read
  * @closed: the file was released
- * @armed_events: @pf->events when the tail pointer trigger was last armed,
- *	-1 if it is not armed (an event disarms it; any wake of @pf re-arms)
- * @restart: the queue overflowed and logging stopped: start it again
+ * @restart: the queue overflowed: restart logging once it is empty
  * @seq: the last record's number
  * @read_seq: the last record read
  * @acked: the last record acknowledged
- * @nack: the owner refused the copy
+ * @nack: the owner refused the copy; fails the next gate check
  * @suspended: the VF was suspended and its SUSPENDED record is not out yet
- * @susp_seq: the SUSPENDED record of the last suspend, 0 if none since the
- *	last hand-over
- * @susp_time: jiffies of the last suspend; a gate waits from then on
- * @passed: the gate released the stream after the last suspend
+ * @susp_seq: the SUSPENDED record of the last suspend, 0 until it is out
+ * @gating: a stream waits at the gate, since @gate_time
+ * @gate_time: jiffies when the stream began to wait
+ * @passed: the gate released the stream
  * @handed_over: a HANDED_OVER record is to follow
  * @raw: entries just taken from the queue
  * @rec: records not read yet
@@ -121,13 +126,17 @@ struct nvme_lm_log {
 	u16 cntlid;
 	bool gate;
 	unsigned long ack_timeout;
+	wait_queue_head_t wq;
+	atomic_t events;
+	u16 cdqid;
+	bool armed;
 
+	struct mutex read_lock; /* serializes readers */
 	struct mutex lock; /* protects the queue, the records and the gate */
 	struct nvme_lm_vf *lm;
 	struct nvme_lm_udmq *q;
 	int err;
 	bool closed;
-	int armed_events;
 	bool restart;
 	u64 seq;
 	u64 read_seq;
@@ -135,7 +144,8 @@ struct nvme_lm_log {
 	bool nack;
 	bool suspended;
 	u64 susp_seq;
-	unsigned long susp_time;
+	bool gating;
+	unsigned long gate_time;
 	bool passed;
 	bool handed_over;
 	struct nvme_lm_udmq_entry raw[NVME_LM_LOG_BATCH];
@@ -144,32 +154,40 @@ struct nvme_lm_log {
 	unsigned int pos;
 };
 
-static void nvme_lm_pf_wake(struct nvme_lm_pf *pf)
+static void nvme_lm_log_wake(struct nvme_lm_log *log)
 {
-	atomic_inc(&pf->events);
-	wake_up_all(&pf->wq);
+	atomic_inc(&log->events);
+	wake_up_all(&log->wq);
 }
 
-/* every open log's queue, in host memory: wake the PF's waiters if one has news */
+/* a gate whose stream waited too long; log->lock held */
+static bool nvme_lm_gate_expired(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	return log->gating && !log->passed &&
+	       time_after_eq(jiffies, log->gate_time + log->ack_timeout);
+}
+
+/* every open log's queue, in host memory, and its gate: wake the log if it has news */
 static void nvme_lm_pf_tick(struct work_struct *work)
 {
 	struct nvme_lm_pf *pf = container_of(to_delayed_work(work), struct nvme_lm_pf, tick);
 	struct nvme_lm_log *log;
-	bool news = false;
+	bool news;
 
 	mutex_lock(&pf->lock);
 	list_for_each_entry(log, &pf->logs, node) {
 		if (!mutex_trylock(&log->lock))
 			continue;
-		if (log->q && (nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q)))
-			news = true;
+		news = (log->q && (nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q))) ||
+		       nvme_lm_gate_expired(log);
 		mutex_unlock(&log->lock);
+		if (news)
+			nvme_lm_log_wake(log);
 	}
 	if (!list_empty(&pf->logs))
 		schedule_delayed_work(&pf->tick, NVME_LM_LOG_TICK);
 	mutex_unlock(&pf->lock);
-	if (news)
-		nvme_lm_pf_wake(pf);
 }
 
 /**
@@ -184,8 +202,8 @@ struct nvme_lm_pf *nvme_lm_pf_alloc(void)
 	if (!pf)
 		return NULL;
 	mutex_init(&pf->lock);
+	spin_lock_init(&pf->irq_lock);
 	INIT_LIST_HEAD(&pf->logs);
-	init_waitqueue_head(&pf->wq);
 	INIT_DELAYED_WORK(&pf->tick, nvme_lm_pf_tick);
 	return pf;
 }
@@ -207,24 +225,59 @@ void nvme_lm_pf_free(struct nvme_lm_pf *pf)
 /**
  * nvme_lm_pf_async_event() - a Controller Data Queue event of the PF
  * @ctrl: the PF's controller
- * @result: completion dword 0 of the Asynchronous Event Request
+ * @result: completion dwords 0 and 1 of the Asynchronous Event Request
  *
- * Called from the completion path, in interrupt context.  Wakes the waiters
- * of every log of the PF (each looks at its own queue); which queue raised
- * it (dword 1) does not matter.
+ * Called from the completion path, in interrupt context.  Wakes the log
+ * whose queue raised it (dword 1: its CDQID); every log of the PF if none
+ * has that ID.
  */
-void nvme_lm_pf_async_event(struct nvme_ctrl *ctrl, u32 result)
+void nvme_lm_pf_async_event(struct nvme_ctrl *ctrl, u64 result)
 {
 	struct nvme_lm_pf *pf = nvme_pci_lm_pf(ctrl);
+	u16 cdqid = (result >> 32) & 0xffff;
+	struct nvme_lm_log *log;
+	unsigned long flags;
+	bool found = false;
 
 	if ((result & 0x7) != NVME_AER_ONESHOT)
 		return;
 	switch ((result >> 8) & 0xff) {
 	case NVME_AER_ONESHOT_CDQ_TPT:
 	case NVME_AER_ONESHOT_CDQ_FULL:
-		nvme_lm_pf_wake(pf);
 		break;
+	default:
+		return;
 	}
+	spin_lock_irqsave(&pf->irq_lock, flags);
+	list_for_each_entry(log, &pf->logs, node) {
+		if (READ_ONCE(log->cdqid) == cdqid) {
+			WRITE_ONCE(log->armed, false);
+			nvme_lm_log_wake(log);
+			found = true;
+		}
+	}
+	if (!found) {
+		list_for_each_entry(log, &pf->logs, node) {
+			WRITE_ONCE(log->armed, false);
+			nvme_lm_log_wake(log);
+		}
+	}
+	spin_unlock_irqrestore(&pf->irq_lock, flags);
+}
+
+/* on or off the PF's list; pf->lock held */
+static void nvme_lm_pf_list(struct nvme_lm_log *log, bool add)
+{
+	struct nvme_lm_pf *pf = log->pf;
+	unsigned long flags;
+
+	lockdep_assert_held(&pf->lock);
+	spin_lock_irqsave(&pf->irq_lock, flags);
+	if (add)
+		list_add_tail(&log->node, &pf->logs);
+	else
+		list_del_init(&log->node);
+	spin_unlock_irqrestore(&pf->irq_lock, flags);
 }
 
 static void nvme_lm_log_free(struct kref *ref)
@@ -232,6 +285,7 @@ static void nvme_lm_log_free(struct kref *ref)
 	struct nvme_lm_log *log = container_of(ref, struct nvme_lm_log, ref);
 
 	mutex_destroy(&log->lock);
+	mutex_destroy(&log->read_lock);
 	pci_dev_put(log->vf);
 	nvme_put_ctrl(log->ctrl);
 	kfree(log);
@@ -268,11 +322,11 @@ void nvme_lm_pf_remove(struct nvme_ctrl *ctrl)
 		mutex_lock(&log->lock);
 		nvme_lm_log_end(log, -ENODEV);
 		mutex_unlock(&log->lock);
-		list_del_init(&log->node);
+		nvme_lm_pf_list(log, false);
+		nvme_lm_log_wake(log);
 	}
 	mutex_unlock(&pf->lock);
 	cancel_delayed_work_sync(&pf->tick);
-	nvme_lm_pf_wake(pf);
 }
 
 static void nvme_lm_log_rec_from(struct nvme_lm_log_rec *r,
@@ -287,6 +341,7 @@ static void nvme_lm_log_rec_from(struct nvme_lm_log_rec *r,
 		break;
 	case NVME_LM_ESA_FIRST:
 		r->flags = NVME_LM_LOG_FIRST;
+		r->nsid = 0;
 		return;
 	case NVME_LM_ESA_FULL:
 	default:
@@ -306,10 +361,12 @@ static void nvme_lm_log_rec_from(struct nvme_lm_log_rec *r,
 	}
 }
 
+/* a record of the driver's own; log->lock held, room in @rec */
 static void nvme_lm_log_add(struct nvme_lm_log *log, u32 flags)
 {
 	struct nvme_lm_log_rec *r = &log->rec[log->nrec++];
 
+	lockdep_assert_held(&log->lock);
 	memset(r, 0, sizeof(*r));
 	r->flags = flags;
 	r->seq = ++log->seq;
@@ -317,15 +374,41 @@ static void nvme_lm_log_add(struct nvme_lm_log *log, u32 flags)
 
 static void nvme_lm_log_broke(struct nvme_lm_log *log, int err)
 {
+	lockdep_assert_held(&log->lock);
 	dev_err_ratelimited(&log->vf->dev,
 			    "LBA change log of cntlid %u broke (%d): copy every namespace again\n",
 			    log->cntlid, err);
 	nvme_lm_log_end(log, err);
+	nvme_lm_log_wake(log);
+}
+
+/*
+ * After an overflow: stop and start logging, so a FIRST marks where every
+ * change is logged again.  A suspended controller refuses (-EBUSY): it
+ * writes nothing then, so this is tried again on the next read.
+ */
+static void nvme_lm_log_restart(struct nvme_lm_log *log)
+{
+	int ret;
+
+	lockdep_assert_held(&log->lock);
+	ret = nvme_lm_udmq_log(log->q, false);
+	if (ret && ret != -EPROTO && ret != -EBUSY) {
+		nvme_lm_log_broke(log, ret);
+		return;
+	}
+	ret = nvme_lm_udmq_log(log->q, true);
+	if (ret == -EPROTO)
+		nvme_lm_log_add(log, NVME_LM_LOG_FIRST);	/* it never stopped */
+	else if (ret && ret != -EBUSY)
+		nvme_lm_log_broke(log, ret);
+	if (ret != -EBUSY)
+		log->restart = false;
 }
 
 /*
  * Refill the records: entries the PF posted, or, once the queue is empty,
- * the gate's markers.  Called with every record read; log->lock held.
+ * the driver's markers.  Called with every record read; log->lock held.
  */
 static void nvme_lm_log_fill(struct nvme_lm_log *log)
 {
@@ -341,6 +424,9 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 		nvme_lm_log_broke(log, -ESTALE);
 		return;
 	}
+	/* the head update re-arms the trigger: set before, an event clears it */
+	if (nvme_lm_udmq_posted(log->q))
+		WRITE_ONCE(log->armed, true);
 	ret = nvme_lm_udmq_read(log->q, log->raw, NVME_LM_LOG_BATCH, &n);
 	for (i = 0; i < n; i++) {
 		u8 esa = NVME_LM_UDMQ_ESA(log->raw[i].attr);
@@ -353,8 +439,6 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 		nvme_lm_log_rec_from(&log->rec[log->nrec], &log->raw[i]);
 		log->rec[log->nrec++].seq = ++log->seq;
 	}
-	if (n)
-		log->armed_events = atomic_read(&log->pf->events);
 	if (ret) {
 		nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
 		return;
@@ -363,19 +447,12 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 		return;
 
 	/* the queue is empty */
-	if (log->restart) {
-		/* a suspended controller refuses: writes cannot happen, try later */
-		ret = nvme_lm_udmq_log(log->q, true);
-		if (!ret)
-			log->restart = false;
-		else if (ret != -EBUSY)
-			nvme_lm_log_broke(log, ret);
-	}
-	if (log->suspended) {
+	if (log->restart)
+		nvme_lm_log_restart(log);
+	if (log->suspended && log->q) {
 		log->suspended = false;
 		nvme_lm_log_add(log, NVME_LM_LOG_SUSPENDED);
 		log->susp_seq = log->seq;
-		nvme_lm_pf_wake(log->pf);
 	} else if (log->handed_over) {
 		log->handed_over = false;
 		nvme_lm_log_add(log, NVME_LM_LOG_HANDED_OVER);
@@ -386,64 +463,90 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 static bool nvme_lm_log_ready(struct nvme_lm_log *log)
 {
 	lockdep_assert_held(&log->lock);
-	return log->pos < log->nrec || log->err || log->suspended || log->handed_over ||
-	       (log->q && (nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q)));
+	return log->pos < log->nrec || log->err || !log->q || log->suspended ||
+	       log->handed_over || nvme_lm_udmq_posted(log->q) ||
+	       nvme_lm_udmq_gone(log->q);
+}
+
+/*
+ * Up to @max records not read yet, into @out, without consuming them, or
+ * the log's state: -EAGAIN (nothing yet, the trigger armed; *@seen is the
+ * event count to wait for a change of), or the log's error.  log->lock held.
+ */
+static int nvme_lm_log_peek(struct nvme_lm_log *log, struct nvme_lm_log_rec *out,
+			    unsigned int max, int *seen)
+{
+	unsigned int n;
+	int ret;
+
+	lockdep_assert_held(&log->lock);
+	for (;;) {
+		if (log->pos == log->nrec)
+			nvme_lm_log_fill(log);
+		n = min(max, log->nrec - log->pos);
+		if (n) {
+			memcpy(out, &log->rec[log->pos], n * sizeof(*out));
+			return n;
+		}
+		if (log->err || !log->q)
+			return log->err ?: -ENODEV;
+		/* nothing posted: arm the trigger, then look once more */
+		*seen = atomic_read(&log->events);
+		if (!READ_ONCE(log->armed)) {
+			WRITE_ONCE(log->armed, true);
+			ret = nvme_lm_udmq_arm(log->q);
+			if (ret) {
+				nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
+				continue;
+			}
+		}
+		if (!nvme_lm_log_ready(log))
+			return -EAGAIN;
+	}
 }
 
 static ssize_t nvme_lm_log_read(struct file *filp, char __user *buf, size_t len,
 				loff_t *ppos)
 {
+	struct nvme_lm_log_rec out[NVME_LM_LOG_COPY];
 	struct nvme_lm_log *log = filp->private_data;
-	struct nvme_lm_pf *pf = log->pf;
-	size_t done = 0;
-	ssize_t ret;
-	int seen;
+	unsigned int max;
+	int n, seen = 0;
 
-	if (len < sizeof(struct nvme_lm_log_rec))
+	if (len < sizeof(out[0]))
 		return -EINVAL;
+	max = min_t(size_t, len / sizeof(out[0]), NVME_LM_LOG_COPY);
+	if (filp->f_flags & O_NONBLOCK) {
+		if (!mutex_trylock(&log->read_lock))
+			return -EAGAIN;
+	} else if (mutex_lock_interruptible(&log->read_lock)) {
+		return -ERESTARTSYS;
+	}
 	for (;;) {
 		mutex_lock(&log->lock);
-		while (len - done >= sizeof(struct nvme_lm_log_rec)) {
-			if (log->pos == log->nrec) {
-				if (done)
-					break;
-				nvme_lm_log_fill(log);
-				if (!log->nrec)
-					break;
-			}
-			if (copy_to_user(buf + done, &log->rec[log->pos], sizeof(log->rec[0]))) {
-				mutex_unlock(&log->lock);
-				return done ? done : -EFAULT;
-			}
-			log->read_seq = log->rec[log->pos++].seq;
-			done += sizeof(log->rec[0]);
-		}
-		if (done || log->err || !log->q) {
-			ret = done ?: log->err ?: -ENODEV;
-			mutex_unlock(&log->lock);
-			return ret;
-		}
-		/* nothing posted: arm the trigger, then look once more */
-		seen = atomic_read(&pf->events);
-		if (log->armed_events != seen) {
-			ret = nvme_lm_udmq_arm(log->q);
-			if (ret) {
-				nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
-				mutex_unlock(&log->lock);
-				continue;
-			}
-			log->armed_events = seen;
-		}
-		if (nvme_lm_log_ready(log)) {
-			mutex_unlock(&log->lock);
-			continue;
-		}
+		n = nvme_lm_log_peek(log, out, max, &seen);
 		mutex_unlock(&log->lock);
+		if (n != -EAGAIN)
+			break;
 		if (filp->f_flags & O_NONBLOCK)
-			return -EAGAIN;
-		if (wait_event_interruptible(pf->wq, atomic_read(&pf->events) != seen))
-			return -ERESTARTSYS;
+			break;
+		if (wait_event_interruptible(log->wq, atomic_read(&log->events) != seen)) {
+			n = -ERESTARTSYS;
+			break;
+		}
 	}
+	/* consumed only once userspace has them: a fault loses no record */
+	if (n > 0 && copy_to_user(buf, out, n * sizeof(out[0])))
+		n = -EFAULT;
+	if (n > 0) {
+		mutex_lock(&log->lock);
+		log->pos += n;
+		log->read_seq = out[n - 1].seq;
+		mutex_unlock(&log->lock);
+		n *= sizeof(out[0]);
+	}
+	mutex_unlock(&log->read_lock);
+	return n;
 }
 
 static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wait)
@@ -451,12 +554,12 @@ static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wa
 	struct nvme_lm_log *log = filp->private_data;
 	__poll_t mask = 0;
 
-	poll_wait(filp, &log->pf->wq, wait);
+	poll_wait(filp, &log->wq, wait);
 	mutex_lock(&log->lock);
 	if (log->pos < log->nrec || log->suspended || log->handed_over ||
 	    (log->q && nvme_lm_udmq_posted(log->q)))
 		mask = EPOLLIN | EPOLLRDNORM;
-	else if (log->err || (log->q && nvme_lm_udmq_gone(log->q)))
+	else if (log->err || !log->q || nvme_lm_udmq_gone(log->q))
 		mask = EPOLLERR;
 	mutex_unlock(&log->lock);
 	return mask;
@@ -472,18 +575,20 @@ static long nvme_lm_log_ack(struct nvme_lm_log *log, void __user *uarg)
 	if (ack.reserved || ack.flags & ~NVME_LM_LOG_NACK)
 		return -EINVAL;
 	mutex_lock(&log->lock);
-	if (log->err)
+	if (log->err || !log->q || nvme_lm_udmq_gone(log->q))
 		ret = -EPIPE;
 	else if (ack.flags & NVME_LM_LOG_NACK)
 		log->nack = true;
 	else if (ack.seq > log->read_seq)
 		ret = -EINVAL;
+	else if (ack.seq > log->acked)
+		log->acked = ack.seq;
 	else
-		log->acked = max(log->acked, ack.seq);
+		ret = 1;	/* nothing new */
 	mutex_unlock(&log->lock);
 	if (!ret)
-		nvme_lm_pf_wake(log->pf);
-	return ret;
+		nvme_lm_log_wake(log);
+	return min(ret, 0);
 }
 
 static long nvme_lm_log_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -499,13 +604,13 @@ static int nvme_lm_log_release(struct inode *inode, struct file *filp)
 	struct nvme_lm_pf *pf = log->pf;
 
 	mutex_lock(&pf->lock);
-	list_del_init(&log->node);
+	nvme_lm_pf_list(log, false);
 	mutex_unlock(&pf->lock);
 	mutex_lock(&log->lock);
 	log->closed = true;
 	nvme_lm_log_end(log, 0);
 	mutex_unlock(&log->lock);
-	nvme_lm_pf_wake(pf);
+	nvme_lm_log_wake(log);
 	kref_put(&log->ref, nvme_lm_log_free);
 	return 0;
 }
@@ -545,25 +650,35 @@ static struct pci_dev *nvme_lm_log_vf(struct nvme_ctrl *ctrl, u32 vf)
 	return NULL;
 }
 
-/* create the queue and start logging; the log is on the PF's list (EBUSY for others) */
+/*
+ * Create the queue and start logging.  The log is on the PF's list already
+ * (EBUSY for another open); under its lock, so a PF removal meanwhile waits
+ * and then ends what was started.
+ */
 static int nvme_lm_log_start(struct nvme_lm_log *log, u32 entries)
 {
 	struct nvme_lm_udmq *q;
 	int ret;
 
+	mutex_lock(&log->lock);
+	if (!log->lm) {
+		ret = log->err ?: -ENODEV;	/* the PF went away */
+		goto out;
+	}
 	q = nvme_lm_udmq_create(log->lm, entries);
-	if (IS_ERR(q))
-		return PTR_ERR(q);
+	ret = PTR_ERR_OR_ZERO(q);
+	if (ret)
+		goto out;
 	ret = nvme_lm_udmq_log(q, true);
 	if (ret) {
 		nvme_lm_udmq_delete(q);
-		return ret;
+		goto out;
 	}
-	mutex_lock(&log->lock);
 	log->q = q;
-	log->armed_events = -1;
+	WRITE_ONCE(log->cdqid, nvme_lm_udmq_id(q));
+out:
 	mutex_unlock(&log->lock);
-	return 0;
+	return ret;
 }
 
 static int nvme_lm_log_check_arg(const struct nvme_lm_log_open *arg)
@@ -600,7 +715,9 @@ static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 		return ERR_PTR(-ENOMEM);
 	}
 	kref_init(&log->ref);
+	mutex_init(&log->read_lock);
 	mutex_init(&log->lock);
+	init_waitqueue_head(&log->wq);
 	INIT_LIST_HEAD(&log->node);
 	log->pf = nvme_pci_lm_pf(ctrl);
 	log->ctrl = ctrl;
@@ -608,6 +725,7 @@ static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 	log->vf = vf;
 	log->lm = lm;
 	log->cntlid = nvme_lm_vf_cntlid(lm);
+	log->cdqid = U16_MAX;
 	log->gate = arg->flags & NVME_LM_LOG_GATE;
 	log->ack_timeout = msecs_to_jiffies(arg->ack_timeout_ms ?:
 					    NVME_LM_LOG_DEFAULT_ACK_MS);
@@ -627,7 +745,7 @@ static int nvme_lm_log_add_to_pf(struct nvme_lm_log *log)
 		ret = -EBUSY;
 	if (!ret) {
 		log->id = ++pf->next_id;
-		list_add_tail(&log->node, &pf->logs);
+		nvme_lm_pf_list(log, true);
 	}
 	mutex_unlock(&pf->lock);
 	return ret;
@@ -698,15 +816,12 @@ int nvme_lm_log_open(struct nvme_ctrl *ctrl, void __user *uarg, bool open_for_wr
 
 unlist:
 	mutex_lock(&log->pf->lock);
-	list_del_init(&log->node);
+	nvme_lm_pf_list(log, false);
 	mutex_unlock(&log->pf->lock);
+put:
 	mutex_lock(&log->lock);
 	nvme_lm_log_end(log, 0);
 	mutex_unlock(&log->lock);
-put:
-	if (log->lm)
-		nvme_lm_vf_put(log->lm);
-	log->lm = NULL;
 	kref_put(&log->ref, nvme_lm_log_free);
 	return ret;
 }
@@ -726,6 +841,15 @@ static struct nvme_lm_log *nvme_lm_log_of(struct nvme_lm_vf *lm)
 	return log;
 }
 
+/* a new SUSPENDED record to acknowledge; log->lock held */
+static void nvme_lm_log_mark_suspend(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	log->suspended = true;
+	log->susp_seq = 0;
+	log->passed = false;
+}
+
 /**
  * nvme_lm_log_suspended() - the VF's controller was suspended
  * @lm: the VF's handle
@@ -740,12 +864,9 @@ void nvme_lm_log_suspended(struct nvme_lm_vf *lm)
 	if (!log)
 		return;
 	mutex_lock(&log->lock);
-	log->suspended = true;
-	log->susp_seq = 0;
-	log->passed = false;
-	log->susp_time = jiffies;
+	nvme_lm_log_mark_suspend(log);
 	mutex_unlock(&log->lock);
-	nvme_lm_pf_wake(log->pf);
+	nvme_lm_log_wake(log);
 	kref_put(&log->ref, nvme_lm_log_free);
 }
 
@@ -775,11 +896,14 @@ EXPORT_SYMBOL_GPL(nvme_lm_gate_id);
 
 /**
  * nvme_lm_gate_get() - the gate the VF's migration stream must pass to end
- * @lm: the VF's handle
+ * @lm: the VF's handle; the VF's controller is suspended
  * @id: what nvme_lm_gate_id() said when the migration began
  *
  * A log opened during the migration counts too: its owner copies everything
- * from its FIRST record on.
+ * from its FIRST record on.  Each stream passes on its own acknowledgment:
+ * if an earlier stream of the same suspend passed (the VMM saves the
+ * stopped VF again), the log gets a new SUSPENDED record.  The log's
+ * timeout runs from here.
  *
  * Return: the gate (put it with nvme_lm_gate_put()), NULL if the VF has no
  * gated log and had none, or ERR_PTR(-EPIPE) if the log @id was closed or
@@ -798,6 +922,15 @@ struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id)
 			kref_put(&log->ref, nvme_lm_log_free);
 		return ERR_PTR(-EPIPE);
 	}
+	if (!log)
+		return NULL;
+	mutex_lock(&log->lock);
+	if (log->passed || (!log->suspended && !log->susp_seq))
+		nvme_lm_log_mark_suspend(log);
+	log->gating = true;
+	log->gate_time = jiffies;
+	mutex_unlock(&log->lock);
+	nvme_lm_log_wake(log);
 	return log;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_gate_get);
@@ -808,23 +941,20 @@ static int nvme_lm_gate_check(struct nvme_lm_log *log)
 	lockdep_assert_held(&log->lock);
 	if (log->passed)
 		return 0;
-	if (log->closed || log->err)
+	if (log->closed || log->err || !log->q || nvme_lm_udmq_gone(log->q))
 		return -EPIPE;
 	if (log->nack)
 		return -EIO;
-	if (log->susp_seq && log->acked >= log->susp_seq) {
-		log->passed = true;
-		log->handed_over = true;
+	if (log->susp_seq && log->acked >= log->susp_seq)
 		return 0;
-	}
-	if (time_after_eq(jiffies, log->susp_time + log->ack_timeout))
+	if (nvme_lm_gate_expired(log))
 		return -ETIMEDOUT;
 	return -EAGAIN;
 }
 
 /**
  * nvme_lm_gate_wait() - wait until the log's owner acknowledged the suspend
- * @gate: from nvme_lm_gate_get(), after the VF's controller was suspended
+ * @gate: from nvme_lm_gate_get()
  * @nonblock: return -EAGAIN instead of waiting
  *
  * Waits without any lock of the caller's; a fatal signal ends the wait.
@@ -832,27 +962,32 @@ static int nvme_lm_gate_check(struct nvme_lm_log *log)
  * Return: 0 once every change up to the suspend is on the destination (the
  * log then says HANDED_OVER), -EAGAIN, -EPIPE if the log was closed or
  * broke, -EIO if its owner refused, -ETIMEDOUT if the owner did not answer
- * within the log's timeout from the suspend, -EINTR on a fatal signal.
+ * within the log's timeout, -EINTR on a fatal signal.
  */
 int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
 {
-	struct nvme_lm_pf *pf = gate->pf;
 	long left;
 	int ret, seen;
 
 	for (;;) {
 		mutex_lock(&gate->lock);
-		if (!gate->susp_time)
-			gate->susp_time = jiffies;	/* suspended before the log opened */
-		seen = atomic_read(&pf->events);
+		seen = atomic_read(&gate->events);
 		ret = nvme_lm_gate_check(gate);
-		left = (long)(gate->susp_time + gate->ack_timeout - jiffies);
+		if (!ret && !gate->passed) {
+			gate->passed = true;
+			gate->handed_over = true;
+		}
+		if (ret != -EAGAIN)
+			gate->gating = false;
+		if (ret == -EIO)
+			gate->nack = false;	/* it failed this stream */
+		left = (long)(gate->gate_time + gate->ack_timeout - jiffies);
 		mutex_unlock(&gate->lock);
 		if (!ret)
-			nvme_lm_pf_wake(pf);	/* the reader's HANDED_OVER */
+			nvme_lm_log_wake(gate);	/* the reader's HANDED_OVER */
 		if (ret != -EAGAIN || nonblock)
 			return ret;
-		if (wait_event_killable_timeout(pf->wq, atomic_read(&pf->events) != seen,
+		if (wait_event_killable_timeout(gate->wq, atomic_read(&gate->events) != seen,
 						max(left, 1L)) < 0)
 			return -EINTR;
 	}
@@ -860,25 +995,46 @@ int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
 EXPORT_SYMBOL_GPL(nvme_lm_gate_wait);
 
 /**
- * nvme_lm_gate_poll() - poll() of a stream waiting at its gate
+ * nvme_lm_gate_ready() - whether nvme_lm_gate_wait() would return at once
  * @gate: the gate
- * @filp: the polled file
- * @wait: its poll table
  *
- * Return: EPOLLIN once nvme_lm_gate_wait() would not wait, else 0.
+ * Return: true if it would not wait.
  */
-__poll_t nvme_lm_gate_poll(struct nvme_lm_log *gate, struct file *filp,
-			   struct poll_table_struct *wait)
+bool nvme_lm_gate_ready(struct nvme_lm_log *gate)
 {
 	int ret;
 
-	poll_wait(filp, &gate->pf->wq, wait);
 	mutex_lock(&gate->lock);
 	ret = nvme_lm_gate_check(gate);
 	mutex_unlock(&gate->lock);
-	return ret == -EAGAIN ? 0 : EPOLLIN | EPOLLRDNORM;
+	return ret != -EAGAIN;
 }
-EXPORT_SYMBOL_GPL(nvme_lm_gate_poll);
+EXPORT_SYMBOL_GPL(nvme_lm_gate_ready);
+
+/**
+ * nvme_lm_gate_watch() - have a wait queue entry woken with the gate's waiters
+ * @gate: the gate
+ * @wait: an entry with its own wake function (init_waitqueue_func_entry()),
+ *	which may be called in interrupt context
+ *
+ * Unwatch before the gate is put.
+ */
+void nvme_lm_gate_watch(struct nvme_lm_log *gate, struct wait_queue_entry *wait)
+{
+	add_wait_queue(&gate->wq, wait);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_watch);
+
+/**
+ * nvme_lm_gate_unwatch() - undo nvme_lm_gate_watch()
+ * @gate: the gate
+ * @wait: the entry
+ */
+void nvme_lm_gate_unwatch(struct nvme_lm_log *gate, struct wait_queue_entry *wait)
+{
+	remove_wait_queue(&gate->wq, wait);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_unwatch);
 
 /**
  * nvme_lm_gate_put() - release a gate from nvme_lm_gate_get()
@@ -886,7 +1042,11 @@ EXPORT_SYMBOL_GPL(nvme_lm_gate_poll);
  */
 void nvme_lm_gate_put(struct nvme_lm_log *gate)
 {
-	if (gate)
-		kref_put(&gate->ref, nvme_lm_log_free);
+	if (!gate)
+		return;
+	mutex_lock(&gate->lock);
+	gate->gating = false;
+	mutex_unlock(&gate->lock);
+	kref_put(&gate->ref, nvme_lm_log_free);
 }
 EXPORT_SYMBOL_GPL(nvme_lm_gate_put);

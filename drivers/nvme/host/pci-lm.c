@@ -883,6 +883,17 @@ bool nvme_lm_udmq_gone(struct nvme_lm_udmq *q)
 }
 
 /**
+ * nvme_lm_udmq_id() - the queue's Controller Data Queue ID
+ * @q: the queue
+ *
+ * Return: the CDQID the controller gave it (events name it).
+ */
+u16 nvme_lm_udmq_id(struct nvme_lm_udmq *q)
+{
+	return q->cdqid;
+}
+
+/**
  * nvme_lm_udmq_read() - take the entries the controller posted
  * @q: the queue
  * @entries: where to copy them

@@ -24,6 +24,7 @@ int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries
 int nvme_lm_udmq_arm(struct nvme_lm_udmq *q);
 bool nvme_lm_udmq_posted(struct nvme_lm_udmq *q);
 bool nvme_lm_udmq_gone(struct nvme_lm_udmq *q);
+u16 nvme_lm_udmq_id(struct nvme_lm_udmq *q);
 
 struct nvme_ctrl *nvme_lm_vf_ctrl(struct nvme_lm_vf *lm);
 

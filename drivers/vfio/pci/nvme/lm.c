@@ -118,12 +118,45 @@ void nvmevf_disable_fds(struct nvmevf_pci_core_device *nvmevf_dev)
 	nvmevf_put_fds(nvmevf_dev, true);
 }
 
+/* the gate's waiters were woken: so are this file's pollers (any context) */
+static int nvmevf_gate_woken(struct wait_queue_entry *wait, unsigned int mode,
+			     int sync, void *key)
+{
+	struct nvmevf_migration_file *migf =
+		container_of(wait, struct nvmevf_migration_file, gate_wait);
+
+	wake_up_interruptible(&migf->poll_wait);
+	return 0;
+}
+
+/* the end of the stream waits at @gate (a reference); migf->lock held */
+static void nvmevf_migf_set_gate(struct nvmevf_migration_file *migf,
+				 struct nvme_lm_log *gate)
+{
+	lockdep_assert_held(&migf->lock);
+	migf->gate = gate;
+	init_waitqueue_func_entry(&migf->gate_wait, nvmevf_gate_woken);
+	nvme_lm_gate_watch(gate, &migf->gate_wait);
+}
+
+/* no more waiting at the gate; migf->lock held, or the file is being released */
+static void nvmevf_migf_drop_gate(struct nvmevf_migration_file *migf)
+{
+	struct nvme_lm_log *gate = migf->gate;
+
+	if (!gate)
+		return;
+	migf->gate = NULL;
+	nvme_lm_gate_unwatch(gate, &migf->gate_wait);
+	nvme_lm_gate_put(gate);
+}
+
 static int nvmevf_release_file(struct inode *inode, struct file *filp)
 {
 	struct nvmevf_migration_file *migf = filp->private_data;
 
 	nvmevf_disable_fd(migf);
-	nvme_lm_gate_put(migf->gate);
+	nvmevf_migf_drop_gate(migf);
 	mutex_destroy(&migf->lock);
 	put_device(migf->dev);
 	kfree(migf->fmts);
@@ -165,15 +198,14 @@ static int nvmevf_pass_gate(struct nvmevf_migration_file *migf, bool nonblock)
 	if (READ_ONCE(migf->disabled))
 		return -ENODEV;
 	if (migf->gate != gate)
-		return 0;	/* another reader passed it */
+		return migf->gate_err;	/* another reader passed it, or failed */
 	if (ret == -EAGAIN || ret == -EINTR)
 		return ret;
 	if (!ret)
 		ret = nvmevf_migf_end(migf);
 	if (ret == -ENOMEM)
 		return ret;
-	migf->gate = NULL;
-	nvme_lm_gate_put(gate);
+	nvmevf_migf_drop_gate(migf);
 	if (ret) {
 		migf->gate_err = ret;
 		dev_err_ratelimited(migf->dev,
@@ -242,8 +274,8 @@ static __poll_t nvmevf_save_poll(struct file *filp, struct poll_table_struct *wa
 		mask = EPOLLERR | EPOLLHUP;
 	else if (migf->pos < migf->len || migf->complete || migf->gate_err)
 		mask = EPOLLIN | EPOLLRDNORM;
-	else if (migf->gate)
-		mask = nvme_lm_gate_poll(migf->gate, filp, wait);
+	else if (migf->gate && nvme_lm_gate_ready(migf->gate))
+		mask = EPOLLIN | EPOLLRDNORM;
 	mutex_unlock(&migf->lock);
 	return mask;
 }
@@ -556,7 +588,7 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 		if (IS_ERR(gate))
 			migf->gate_err = PTR_ERR(gate);
 		else if (gate)
-			migf->gate = gate;
+			nvmevf_migf_set_gate(migf, gate);
 		else
 			ret = nvmevf_migf_end(migf);
 	}

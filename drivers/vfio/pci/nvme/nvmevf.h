@@ -47,6 +47,8 @@ struct nvmevf_dirty_range {
  *	STOP_COPY; VFIO_MIG_GET_PRECOPY_INFO answers only then
  * @gate: saving: the state is in @buf, the end record waits for this gate
  *	of the VF's LBA change log (nvme_lm_gate_wait()); a reference
+ * @gate_wait: saving: on the gate's wait queue while @gate is set, wakes
+ *	@poll_wait
  * @gate_err: saving: the gate failed with this errno, and so does the stream
  * @parsed: resuming: bytes of @buf checked record by record so far
  * @hdr: resuming: the header record has been received and accepted
@@ -70,6 +72,7 @@ struct nvmevf_migration_file {
 	bool complete;
 	bool precopy;
 	struct nvme_lm_log *gate;
+	struct wait_queue_entry gate_wait;
 	int gate_err;
 	size_t parsed;
 	bool hdr;

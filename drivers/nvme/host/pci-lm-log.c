@@ -105,12 +105,17 @@ struct nvme_lm_pf {
  * @read_seq: the last record read
  * @acked: the last record acknowledged
  * @nack: the owner refused the copy; fails the next gate check
+ * @consumed: entries taken from the queue so far
  * @suspended: the VF was suspended and its SUSPENDED record is not out yet
+ * @susp_at: where it goes: after this many entries (@consumed), the ones
+ *	the controller had posted when its Suspend completed
  * @susp_seq: the SUSPENDED record of the last suspend, 0 until it is out
  * @gating: a stream waits at the gate, since @gate_time
  * @gate_time: jiffies when the stream began to wait
  * @passed: the gate released the stream
- * @handed_over: a HANDED_OVER record is to follow
+ * @handed_over: a HANDED_OVER record is to follow, after @ho_at entries
+ *	(the ones posted when the gate passed: before any the VF's resume posts)
+ * @ho_at: see @handed_over
  * @raw: entries just taken from the queue
  * @rec: records not read yet
  * @nrec: number of @rec
@@ -142,14 +147,18 @@ struct nvme_lm_log {
 	u64 read_seq;
 	u64 acked;
 	bool nack;
+	u64 consumed;
 	bool suspended;
+	u64 susp_at;
 	u64 susp_seq;
 	bool gating;
 	unsigned long gate_time;
 	bool passed;
 	bool handed_over;
+	u64 ho_at;
 	struct nvme_lm_udmq_entry raw[NVME_LM_LOG_BATCH];
-	struct nvme_lm_log_rec rec[NVME_LM_LOG_BATCH];
+	/* the entries, a SUSPENDED, a HANDED_OVER and a FIRST of the driver's */
+	struct nvme_lm_log_rec rec[NVME_LM_LOG_BATCH + 3];
 	unsigned int nrec;
 	unsigned int pos;
 };
@@ -406,9 +415,24 @@ static void nvme_lm_log_restart(struct nvme_lm_log *log)
 		log->restart = false;
 }
 
+/* the driver's markers due after @consumed entries; log->lock held */
+static void nvme_lm_log_markers(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	if (log->suspended && log->consumed >= log->susp_at) {
+		log->suspended = false;
+		nvme_lm_log_add(log, NVME_LM_LOG_SUSPENDED);
+		log->susp_seq = log->seq;
+	}
+	if (log->handed_over && !log->suspended && log->consumed >= log->ho_at) {
+		log->handed_over = false;
+		nvme_lm_log_add(log, NVME_LM_LOG_HANDED_OVER);
+	}
+}
+
 /*
- * Refill the records: entries the PF posted, or, once the queue is empty,
- * the driver's markers.  Called with every record read; log->lock held.
+ * Refill the records: the entries the PF posted, with the driver's markers
+ * where they belong.  Called with every record read; log->lock held.
  */
 static void nvme_lm_log_fill(struct nvme_lm_log *log)
 {
@@ -431,7 +455,9 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 	for (i = 0; i < n; i++) {
 		u8 esa = NVME_LM_UDMQ_ESA(log->raw[i].attr);
 
-		/* the driver marks the suspend itself, after the queue's last entry */
+		nvme_lm_log_markers(log);
+		log->consumed++;
+		/* the driver marks the suspend itself, where it belongs */
 		if (esa == NVME_LM_ESA_SUSPENDED || esa == NVME_LM_ESA_STOPPED)
 			continue;
 		if (esa == NVME_LM_ESA_FULL)
@@ -439,33 +465,24 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 		nvme_lm_log_rec_from(&log->rec[log->nrec], &log->raw[i]);
 		log->rec[log->nrec++].seq = ++log->seq;
 	}
+	nvme_lm_log_markers(log);
 	if (ret) {
 		nvme_lm_log_broke(log, ret == -ENOENT ? -ESTALE : ret);
 		return;
 	}
-	if (n)
-		return;
-
-	/* the queue is empty */
+	/* the queue has room again (the head moved): log from here on */
 	if (log->restart)
 		nvme_lm_log_restart(log);
-	if (log->suspended && log->q) {
-		log->suspended = false;
-		nvme_lm_log_add(log, NVME_LM_LOG_SUSPENDED);
-		log->susp_seq = log->seq;
-	} else if (log->handed_over) {
-		log->handed_over = false;
-		nvme_lm_log_add(log, NVME_LM_LOG_HANDED_OVER);
-	}
 }
 
 /* a record to read, or the log's error; log->lock held */
 static bool nvme_lm_log_ready(struct nvme_lm_log *log)
 {
 	lockdep_assert_held(&log->lock);
-	return log->pos < log->nrec || log->err || !log->q || log->suspended ||
-	       log->handed_over || nvme_lm_udmq_posted(log->q) ||
-	       nvme_lm_udmq_gone(log->q);
+	return log->pos < log->nrec || log->err || !log->q ||
+	       nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q) ||
+	       (log->suspended && log->consumed >= log->susp_at) ||
+	       (log->handed_over && !log->suspended && log->consumed >= log->ho_at);
 }
 
 /*
@@ -556,11 +573,14 @@ static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wa
 
 	poll_wait(filp, &log->wq, wait);
 	mutex_lock(&log->lock);
-	if (log->pos < log->nrec || log->suspended || log->handed_over ||
-	    (log->q && nvme_lm_udmq_posted(log->q)))
+	if (log->pos < log->nrec)
 		mask = EPOLLIN | EPOLLRDNORM;
 	else if (log->err || !log->q || nvme_lm_udmq_gone(log->q))
 		mask = EPOLLERR;
+	else if (nvme_lm_udmq_posted(log->q) ||
+		 (log->suspended && log->consumed >= log->susp_at) ||
+		 (log->handed_over && !log->suspended && log->consumed >= log->ho_at))
+		mask = EPOLLIN | EPOLLRDNORM;
 	mutex_unlock(&log->lock);
 	return mask;
 }
@@ -846,6 +866,7 @@ static void nvme_lm_log_mark_suspend(struct nvme_lm_log *log)
 {
 	lockdep_assert_held(&log->lock);
 	log->suspended = true;
+	log->susp_at = log->consumed + (log->q ? nvme_lm_udmq_pending(log->q) : 0);
 	log->susp_seq = 0;
 	log->passed = false;
 }
@@ -976,6 +997,8 @@ int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
 		if (!ret && !gate->passed) {
 			gate->passed = true;
 			gate->handed_over = true;
+			gate->ho_at = gate->consumed +
+				(gate->q ? nvme_lm_udmq_pending(gate->q) : 0);
 		}
 		if (ret != -EAGAIN)
 			gate->gating = false;

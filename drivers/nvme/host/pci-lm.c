@@ -869,6 +869,30 @@ bool nvme_lm_udmq_posted(struct nvme_lm_udmq *q)
 }
 
 /**
+ * nvme_lm_udmq_pending() - how many entries the controller posted, not read yet
+ * @q: the queue; the caller serializes this with nvme_lm_udmq_read()
+ *
+ * Walks the phase tags in host memory; sends no command.
+ *
+ * Return: the number of entries nvme_lm_udmq_read() would take now.
+ */
+unsigned int nvme_lm_udmq_pending(struct nvme_lm_udmq *q)
+{
+	u32 i = q->head, n = 0;
+	u8 phase = q->phase;
+
+	while (n < q->nr - 1 &&
+	       (READ_ONCE(q->ring[i].attr) & NVME_LM_UDMQ_PHASE) == phase) {
+		n++;
+		if (++i == q->nr) {
+			i = 0;
+			phase ^= NVME_LM_UDMQ_PHASE;
+		}
+	}
+	return n;
+}
+
+/**
  * nvme_lm_udmq_gone() - whether a reset of the PF deleted the queue
  * @q: the queue
  *

@@ -23,6 +23,7 @@ int nvme_lm_udmq_read(struct nvme_lm_udmq *q, struct nvme_lm_udmq_entry *entries
 		      unsigned int max, unsigned int *nread);
 int nvme_lm_udmq_arm(struct nvme_lm_udmq *q);
 bool nvme_lm_udmq_posted(struct nvme_lm_udmq *q);
+unsigned int nvme_lm_udmq_pending(struct nvme_lm_udmq *q);
 bool nvme_lm_udmq_gone(struct nvme_lm_udmq *q);
 u16 nvme_lm_udmq_id(struct nvme_lm_udmq *q);
 

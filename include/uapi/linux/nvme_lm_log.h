@@ -64,15 +64,17 @@ struct nvme_lm_log_open {
  *  FIRST      logging started: every write completed after this record
  *             is reported (after OVERFLOW: copy everything again from here)
  *  SUSPENDED  the VF's controller was suspended: every write it completed
- *             is in a record before this one.  With NVME_LM_LOG_GATE, the
+ *             is in a record before this one, and nothing the controller
+ *             logged after the suspend (such as the FIRST of its resume).  With NVME_LM_LOG_GATE, the
  *             migration waits until this record's @seq is acknowledged.
  *  OVERFLOW   the queue filled up and changes were not recorded until
  *             logging started again (a FIRST follows); comes with
  *             NVME_LM_LOG_ALL and @nsid 0
  *  HANDED_OVER  NVME_LM_LOG_GATE: the acknowledgment released the
  *             migration stream, the VF's state has left for the
- *             destination.  If the migration still fails, the VF resumes
- *             on the source and a FIRST follows.
+ *             destination: stop writing to it.  It comes before anything
+ *             the VF logs after (if the migration still fails, the VF
+ *             resumes on the source and a FIRST follows).
  * read() blocks until a record is there, unless the log was opened with
  * O_NONBLOCK (fcntl), then fails with EAGAIN; poll(2) says POLLIN when a
  * record is there.  read() fails with ESTALE once the records before the

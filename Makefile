@@ -31,7 +31,7 @@ LOGDIR := $(B)/logs
 DEBUG_KERNEL := $(B)/debug-kroot/bzImage
 
 DRIVER_SRC := Kbuild $(shell find drivers include -name '*.[ch]' -o -name Kconfig -o -name Makefile 2>/dev/null)
-ST_SRC := $(shell find $(ST) -type f)
+ST_SRC := $(shell find $(ST) -type f) $(wildcard tools/nvme-vfio/*.c)
 DOC_SRC := $(shell find Documentation -type f 2>/dev/null)
 GUEST := $(wildcard $(RIG)/guest/*) tools/nvme-vfio/nvme-vfio-check
 PKG_SRC := $(shell find scripts/package tools/nvme-vfio -type f)

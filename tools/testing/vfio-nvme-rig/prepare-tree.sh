@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Make $B/linux: linux-source-6.12 (hard-linked, so this is cheap) with our patch
 # series applied and this project's kernel files dropped in where they belong in
-# a kernel tree.  The drivers/nvme/host rebuild, the selftests and the debug
-# kernel all build from it; the unpacked linux-source stays pristine.
+# a kernel tree.  The drivers/nvme/host rebuild, the selftests (with the
+# operator's tools/nvme-vfio) and the debug kernel all build from it; the
+# unpacked linux-source stays pristine.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -19,8 +20,9 @@ while read -r p; do
 done < "$TOP/patches/linux/series"
 cd "$TOP"
 {
-git ls-files -co --exclude-standard drivers include tools/testing/selftests Documentation 2>/dev/null ||
-	find drivers include tools/testing/selftests Documentation -type f 2>/dev/null
+git ls-files -co --exclude-standard drivers include tools/testing/selftests tools/nvme-vfio \
+	Documentation 2>/dev/null ||
+	find drivers include tools/testing/selftests tools/nvme-vfio Documentation -type f 2>/dev/null
 } | while read -r f; do
 	case $f in *.o|*.ko|*.mod|*.mod.c|*.cmd) continue ;; esac
 	mkdir -p "$T.new/$(dirname "$f")"

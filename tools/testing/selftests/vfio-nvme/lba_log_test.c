@@ -1,20 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nvme-vfio-pci's LBA change log (VFIO_DEVICE_FEATURE_NVME_LBA_LOG) and
+ * The host administrator's LBA change log of a VF (linux/nvme_lm_log.h,
+ * NVME_IOCTL_LM_LOG_OPEN on the PF's /dev/nvmeN), its migration gate, and
  * local storage migration with it.  A userspace NVMe driver on VF 1 of PF 0
  * (the "guest") writes to namespace 1, which is the source drive's own
- * disk; the log must report exactly those writes, and a copy of namespace 1
- * to the destination drive driven by the log (while the guest keeps writing
- * at random) must end byte-identical, also when the log overflows.
+ * disk; the log must report exactly those writes; with the gate, the VF's
+ * STOP_COPY stream must end only once the log's owner acknowledged the
+ * SUSPENDED record, and fail (the VF resuming) on a NACK, a close or a
+ * timeout; and a copy of namespace 1 to the destination drive by
+ * nvme-vfio-copy, the operator's tool, beside this VMM (while the guest
+ * keeps writing at random) must end byte-identical, also when the log
+ * overflows.
  *
  * Expects the PFs prepared by "vfio-nvme-setup sriov PF 3 2".
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vfio_nvme.h"
@@ -29,10 +43,13 @@
 #define QSIZE		32
 #define NBUF		VF_PAIR_NBUF
 #define DRIVER		"nvme_vfio_pci"
+#define LOG_VF		0	/* VF 1 (VFN 1) of PF 0 is the PF's virtfn0 */
+#define COPY_TOOL	"./nvme-vfio-copy"
 
 FIXTURE(lba) {
 	struct vf_pair p;
 	int log;
+	uint64_t seq;		/* the last record's seq */
 	uint32_t blk_lbas;	/* logical blocks per 4 KiB I/O */
 };
 
@@ -51,24 +68,64 @@ FIXTURE_TEARDOWN(lba)
 {
 	if (self->log >= 0)
 		close(self->log);
-	vf_pair_close(&self->p, false);
+	vf_pair_close(&self->p, true);
 }
 
-/* read records until want have arrived or 2 s passed: the number read */
-static int read_records(int fd, struct vfio_nvme_lba_change *rec, int want)
+/* the log of VF 1 of PF 0 */
+static int open_log(FIXTURE_DATA(lba) *self, uint32_t flags, uint32_t entries,
+		    uint32_t ack_timeout_ms)
 {
+	self->seq = 0;
+	return lm_log_open(self->p.pf[0].fd, LOG_VF, flags, entries, ack_timeout_ms);
+}
+
+/*
+ * read records until want have arrived or 2 s passed: the number read, or
+ * -errno if none was; -EPROTO if a seq does not follow the one before
+ */
+static int read_records(FIXTURE_DATA(lba) *self, struct nvme_lm_log_rec *rec, int want)
+{
+	double end = now_ms() + 2000;
 	int n = 0;
 
-	for (int tries = 0; n < want && tries < 200; tries++) {
-		int ret = vfio_lba_log_read(fd, rec + n, want - n);
+	while (n < want && now_ms() < end) {
+		int ret = lm_log_read_wait(self->log, rec + n, want - n, end - now_ms() + 1);
 
 		if (ret < 0)
 			return n ? n : ret;
 		if (!ret)
-			usleep(10000);
+			break;
+		for (int i = n; i < n + ret; i++)
+			if (rec[i].seq != ++self->seq)
+				return -EPROTO;
 		n += ret;
 	}
 	return n;
+}
+
+/* read records until one with flag comes (into *rec) within 5 s: 0 or -errno */
+static int wait_record(FIXTURE_DATA(lba) *self, uint32_t flag, struct nvme_lm_log_rec *rec)
+{
+	double end = now_ms() + 5000;
+
+	while (now_ms() < end) {
+		int ret = read_records(self, rec, 1);
+
+		if (ret < 0)
+			return ret;
+		if (ret && (rec->flags & flag))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* the CDQ ID of the one Controller Data Queue the PF has, 0 if none */
+static uint16_t pf_cdqid(struct nvme_pf *pf, uint32_t *hp)
+{
+	for (uint16_t id = 1; id < 64; id++)
+		if (!lm_cdq_get_head(pf, id, hp))
+			return id;
+	return 0;
 }
 
 /* Write Zeroes of nlb (up to 65536) blocks; deac: deallocate them too */
@@ -90,73 +147,213 @@ static int write_zeroes_sync(struct nvme_drv *drv, uint64_t slba, uint32_t nlb, 
 	return ret ? ret : cqe.status >> 1 ? -EIO : 0;
 }
 
-TEST_F(lba, markers_and_stop)
+/* a blocking read(2) in a thread of its own */
+struct bg_read {
+	pthread_t t;
+	int fd;
+	size_t len;
+	uint8_t buf[4096];
+	ssize_t ret;
+	int err;
+	volatile bool done;
+};
+
+static void *bg_read_fn(void *arg)
 {
-	struct vfio_nvme_lba_change rec[4];
+	struct bg_read *r = arg;
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
-	ASSERT_LE(0, self->log);
-	ASSERT_EQ(1, read_records(self->log, rec, 1));
-	EXPECT_EQ(VFIO_NVME_LBA_FIRST, rec[0].flags);
-	EXPECT_EQ(0, rec[0].nlb);
-	/* nothing logged: no record, and read() does not block */
-	EXPECT_EQ(0, vfio_lba_log_read(self->log, rec, 4));
-	EXPECT_EQ(-1, read(self->log, rec, sizeof(rec[0]) - 1));
-	EXPECT_EQ(EINVAL, errno);
-
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
-	EXPECT_EQ(-ENODATA, vfio_lba_log_read(self->log, rec, 4));
-	EXPECT_EQ(-ENOENT, vfio_lba_log_stop(&self->p.dev[0]));
-	/* the queue was deleted on the PF: logging starts again */
-	close(self->log);
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
-	ASSERT_LE(0, self->log);
-	EXPECT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+	r->ret = read(r->fd, r->buf, r->len);
+	r->err = r->ret < 0 ? errno : 0;
+	r->done = true;
+	return NULL;
 }
 
-TEST_F(lba, bad_arguments)
+static int bg_read_start(struct bg_read *r, int fd, size_t len)
 {
-	struct vfio_nvme_lba_log_feature {
-		struct vfio_device_feature hdr;
-		struct vfio_nvme_lba_log log;
-	} f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_NVME_LBA_LOG,
-	};
-	struct vfio_device_feature probe = {
-		.argsz = sizeof(probe),
-		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_NVME_LBA_LOG,
-	};
+	r->fd = fd;
+	r->len = len < sizeof(r->buf) ? len : sizeof(r->buf);
+	r->done = false;
+	return -pthread_create(&r->t, NULL, bg_read_fn, r);
+}
+
+/* whether the read is over after ms (it stays blocked if not: the test fails then) */
+static bool bg_read_done(struct bg_read *r, int ms)
+{
+	for (double end = now_ms() + ms; !r->done && now_ms() < end;)
+		usleep(5000);
+	if (r->done)
+		pthread_join(r->t, NULL);
+	return r->done;
+}
+
+TEST_F(lba, markers_and_close)
+{
+	struct nvme_lm_log_rec rec[4];
+	uint16_t cdqid;
+	uint32_t hp;
+
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(self->log, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_RDONLY, fcntl(self->log, F_GETFL) & O_ACCMODE);
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	EXPECT_EQ(1, rec[0].seq);
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
+	EXPECT_EQ(0, rec[0].nlb);
+	/* nothing logged: with O_NONBLOCK, EAGAIN; poll() says nothing either */
+	ASSERT_EQ(0, lm_log_nonblock(self->log, true));
+	EXPECT_EQ(-EAGAIN, lm_log_read(self->log, rec, 4));
+	EXPECT_EQ(0, lm_log_read_wait(self->log, rec, 4, 0));
+	/* whole records only */
+	EXPECT_EQ(-1, read(self->log, rec, sizeof(rec[0]) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* read-only */
+	EXPECT_EQ(-1, write(self->log, rec, sizeof(rec[0])));
+
+	/* closing the log deletes the queue on the PF */
+	cdqid = pf_cdqid(&self->p.pf[0], &hp);
+	ASSERT_NE(0, cdqid);
+	close(self->log);
+	self->log = -1;
+	EXPECT_EQ(LM_SC_INVALID_CDQ, lm_sc(lm_cdq_get_head(&self->p.pf[0], cdqid, &hp)));
+	/* and logging starts again */
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
+}
+
+/* the child: without CAP_SYS_ADMIN (effective and permitted), the open's errno */
+static int open_without_cap_sys_admin(int ctrl_fd)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
 	int fd;
 
-	EXPECT_EQ(0, ioctl(self->p.dev[0].fd, VFIO_DEVICE_FEATURE, &probe));
-	EXPECT_EQ(-EINVAL, vfio_lba_log_start(&self->p.dev[0], VFIO_NVME_LBA_LOG_MIN_ENTRIES - 1));
-	EXPECT_EQ(-EINVAL, vfio_lba_log_start(&self->p.dev[0], VFIO_NVME_LBA_LOG_MAX_ENTRIES + 1));
-	f.log.flags = VFIO_NVME_LBA_LOG_START | VFIO_NVME_LBA_LOG_STOP;
-	f.log.entries = 64;
-	EXPECT_EQ(-1, ioctl(self->p.dev[0].fd, VFIO_DEVICE_FEATURE, &f));
-	EXPECT_EQ(EINVAL, errno);
-	f.log.flags = VFIO_NVME_LBA_LOG_START;
-	f.log.reserved = 1;
-	EXPECT_EQ(-1, ioctl(self->p.dev[0].fd, VFIO_DEVICE_FEATURE, &f));
-	EXPECT_EQ(EINVAL, errno);
-	f.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_NVME_LBA_LOG;
-	EXPECT_EQ(-1, ioctl(self->p.dev[0].fd, VFIO_DEVICE_FEATURE, &f));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-ENOENT, vfio_lba_log_stop(&self->p.dev[0]));
+	if (syscall(SYS_capget, &hdr, data))
+		return 100;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	if (prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) || syscall(SYS_capset, &hdr, data))
+		return 101;
+	fd = lm_log_open(ctrl_fd, LOG_VF, 0, 64, 0);
+	return fd >= 0 ? 0 : -fd;
+}
 
-	/* one log per VF; none while the controller is suspended */
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+TEST_F(lba, open_errors)
+{
+	struct nvme_pf *pf = &self->p.pf[0];
+	struct nvme_lm_log_open a;
+	int fd, ro, status, nvfs = nvme_pf_num_vfs(pf);
+	pid_t child;
+
+#define BAD(field, val) do {						\
+		a = (struct nvme_lm_log_open){ .argsz = sizeof(a), .vf = LOG_VF,	\
+					       .entries = 64, .fd = -1 };	\
+		a.field = val;						\
+		fd = lm_log_open_raw(pf->fd, &a);			\
+		EXPECT_EQ(-EINVAL, fd) TH_LOG(#field " = " #val);	\
+		if (fd >= 0)						\
+			close(fd);					\
+	} while (0)
+	BAD(argsz, 0);
+	BAD(argsz, sizeof(a) - 1);
+	BAD(flags, 1u << 1);
+	BAD(flags, 1u << 31);
+	BAD(entries, NVME_LM_LOG_MIN_ENTRIES - 1);
+	BAD(entries, NVME_LM_LOG_MAX_ENTRIES + 1);
+	BAD(reserved, 1);
+	a = (struct nvme_lm_log_open){ .argsz = sizeof(a), .flags = NVME_LM_LOG_GATE,
+				       .vf = LOG_VF, .entries = 64, .fd = -1,
+				       .ack_timeout_ms = NVME_LM_LOG_MAX_ACK_MS + 1 };
+	fd = lm_log_open_raw(pf->fd, &a);
+	EXPECT_EQ(-EINVAL, fd) TH_LOG("ack_timeout_ms past the maximum");
+	if (fd >= 0)
+		close(fd);
+#undef BAD
+
+	/* a VF the PF does not have */
+	ASSERT_LT(0, nvfs);
+	EXPECT_EQ(-ENODEV, lm_log_open(pf->fd, nvfs, 0, 64, 0));
+	EXPECT_EQ(-ENODEV, lm_log_open(pf->fd, 0xffffffff, 0, 64, 0));
+
+	/* the PF's controller opened read-only */
+	ro = open(pf->ctrl, O_RDONLY);
+	ASSERT_LE(0, ro);
+	fd = lm_log_open(ro, LOG_VF, 0, 64, 0);
+	EXPECT_EQ(-EBADF, fd);
+	if (fd >= 0)
+		close(fd);
+	close(ro);
+
+	/* without CAP_SYS_ADMIN */
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(open_without_cap_sys_admin(pf->fd));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(EPERM, WEXITSTATUS(status));
+
+	/* one log per VF; none while the VF's controller is suspended */
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
-	EXPECT_EQ(-EBUSY, vfio_lba_log_start(&self->p.dev[0], 64));
-	EXPECT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+	fd = lm_log_open(pf->fd, LOG_VF, NVME_LM_LOG_GATE, 64, 0);
+	EXPECT_EQ(-EBUSY, fd);
+	if (fd >= 0)
+		close(fd);
+	close(self->log);
+	self->log = -1;
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
-	fd = vfio_lba_log_start(&self->p.dev[0], 64);
+	fd = lm_log_open(pf->fd, LOG_VF, 0, 64, 0);
 	EXPECT_EQ(-EBUSY, fd);
 	if (fd >= 0)
 		close(fd);
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_RUNNING, NULL));
+	/* another VF of the PF has a log of its own */
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	fd = lm_log_open(pf->fd, LOG_VF + 1, 0, 64, 0);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* read() blocks until a record is there, and poll() wakes up for it */
+TEST_F(lba, blocking_read_and_poll)
+{
+	struct pollfd pfd;
+	struct nvme_lm_log_rec rec[2];
+	struct bg_read r;
+
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
+
+	ASSERT_EQ(0, bg_read_start(&r, self->log, sizeof(rec)));
+	EXPECT_FALSE(bg_read_done(&r, 500)) TH_LOG("read() returned %zd (%s) with nothing logged",
+						  r.ret, strerror(r.err));
+	nvme_drv_pattern(self->p.buf[0].va, 60, 1);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 60, self->p.buf[0].iova));
+	ASSERT_TRUE(bg_read_done(&r, 5000));
+	ASSERT_EQ(sizeof(rec[0]), r.ret) TH_LOG("%s", strerror(r.err));
+	memcpy(rec, r.buf, sizeof(rec[0]));
+	EXPECT_EQ(2, rec[0].seq);
+	EXPECT_EQ(0, rec[0].flags);
+	EXPECT_EQ(60 * self->blk_lbas, rec[0].slba);
+
+	/* poll(): nothing, then POLLIN once a write is logged */
+	pfd = (struct pollfd){ .fd = self->log, .events = POLLIN };
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	nvme_drv_pattern(self->p.buf[0].va, 61, 1);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 61, self->p.buf[0].iova));
+	EXPECT_EQ(1, poll(&pfd, 1, 5000));
+	EXPECT_EQ(POLLIN, pfd.revents);
+	self->seq = 2;
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	EXPECT_EQ(61 * self->blk_lbas, rec[0].slba);
 }
 
 TEST_F(lba, records_match_writes)
@@ -164,10 +361,10 @@ TEST_F(lba, records_match_writes)
 	static const struct { uint64_t blk; int n; } w[] = {
 		{ 5, 1 }, { 17, 1 }, { 100, 1 }, { 101, 1 }, { 3000, 1 },
 	};
-	struct vfio_nvme_lba_change rec[16];
+	struct nvme_lm_log_rec rec[16];
 	int i, n;
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	for (i = 0; i < (int)(sizeof(w) / sizeof(w[0])); i++) {
 		nvme_drv_pattern(self->p.buf[i].va, w[i].blk, 7);
@@ -178,9 +375,9 @@ TEST_F(lba, records_match_writes)
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 5, self->p.buf[NBUF - 1].iova));
 	ASSERT_EQ(0, write_zeroes_sync(&self->p.drv, 4096 * self->blk_lbas, 3, false));
 
-	n = read_records(self->log, rec, 16);
+	n = read_records(self, rec, 16);
 	ASSERT_EQ(7, n);
-	EXPECT_EQ(VFIO_NVME_LBA_FIRST, rec[0].flags);
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
 	for (i = 0; i < 5; i++) {
 		EXPECT_EQ(0, rec[i + 1].flags);
 		EXPECT_EQ(LOCAL_NSID, rec[i + 1].nsid);
@@ -190,21 +387,22 @@ TEST_F(lba, records_match_writes)
 	EXPECT_EQ(0, rec[6].flags);
 	EXPECT_EQ(4096 * self->blk_lbas, rec[6].slba);
 	EXPECT_EQ(3, rec[6].nlb);
-	EXPECT_EQ(0, vfio_lba_log_read(self->log, rec, 16));
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+	ASSERT_EQ(0, lm_log_nonblock(self->log, true));
+	EXPECT_EQ(-EAGAIN, lm_log_read(self->log, rec, 16));
 }
 
 /*
  * Writes in flight when the VF is suspended (RUNNING_P2P): every write that
- * completed is logged before the SUSPENDED marker, the rest after resume.
+ * completed is logged before the SUSPENDED record, the rest after resume,
+ * which a FIRST record announces.
  */
 TEST_F(lba, suspend_marker_follows_completed_writes)
 {
-	struct vfio_nvme_lba_change rec[32];
+	struct nvme_lm_log_rec rec[32];
 	struct nvme_cqe cqe;
 	int n, writes = 0, done = 0, suspended_at = -1, firsts = 0;
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	for (int i = 0; i < 12; i++) {
 		nvme_drv_pattern(self->p.buf[i].va, 200 + i, 1);
@@ -214,9 +412,10 @@ TEST_F(lba, suspend_marker_follows_completed_writes)
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
 	while (!nvme_drv_reap(&self->p.drv, 1, &cqe, 200))
 		done++;
-	n = read_records(self->log, rec, 32);
+	n = read_records(self, rec, 32);
+	ASSERT_LT(0, n);
 	for (int i = 0; i < n; i++) {
-		if (rec[i].flags & VFIO_NVME_LBA_SUSPENDED)
+		if (rec[i].flags & NVME_LM_LOG_SUSPENDED)
 			suspended_at = i;
 		else if (!rec[i].flags)
 			writes++;
@@ -229,67 +428,109 @@ TEST_F(lba, suspend_marker_follows_completed_writes)
 	while (done < 12 && !nvme_drv_reap(&self->p.drv, 1, &cqe, 2000))
 		done++;
 	ASSERT_EQ(12, done);
-	n = read_records(self->log, rec, 12 - writes + 1);
+	n = read_records(self, rec, 12 - writes + 1);
+	ASSERT_LT(0, n);
 	for (int i = 0; i < n; i++) {
-		if (rec[i].flags & VFIO_NVME_LBA_FIRST)
+		if (rec[i].flags & NVME_LM_LOG_FIRST)
 			firsts++;
 		else if (!rec[i].flags)
 			writes++;
 	}
-	EXPECT_EQ(1, firsts);	/* resume says logging goes on */
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);	/* resume says logging goes on */
+	EXPECT_EQ(1, firsts);
 	EXPECT_EQ(12, writes);
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
 }
 
-/* a full queue says so (copy everything again) and logging goes on after it */
-TEST_F(lba, queue_full_reports_overflow)
+/*
+ * A full queue says so (copy everything again), then logging restarts with
+ * a FIRST record, and the next write is logged after it
+ */
+TEST_F(lba, queue_full_reports_overflow_then_first)
 {
-	struct vfio_nvme_lba_change rec[16];
+	struct nvme_lm_log_rec rec[16];
 	int n, overflow = -1;
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 4);
+	self->log = open_log(self, 0, 4, 0);
 	ASSERT_LE(0, self->log);
+	/* nobody reads: more writes than a queue of 4 holds */
 	for (int i = 0; i < 8; i++) {
 		nvme_drv_pattern(self->p.buf[i].va, 300 + i, 1);
 		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 300 + i,
 					      self->p.buf[i].iova));
 	}
-	n = read_records(self->log, rec, 16);
+	n = read_records(self, rec, 16);
 	ASSERT_LE(1, n);
-	ASSERT_GE(3, n);	/* a queue of 4 holds 3 */
-	for (int i = 0; i < n; i++)
-		if (rec[i].flags & VFIO_NVME_LBA_OVERFLOW)
+	for (int i = 0; i < n && overflow < 0; i++)
+		if (rec[i].flags & NVME_LM_LOG_OVERFLOW)
 			overflow = i;
-	ASSERT_EQ(n - 1, overflow);
-	EXPECT_EQ(VFIO_NVME_LBA_OVERFLOW | VFIO_NVME_LBA_ALL, rec[overflow].flags);
+	ASSERT_LE(0, overflow);
+	EXPECT_GT(9, overflow);	/* not FIRST and all 8 writes */
+	EXPECT_EQ(NVME_LM_LOG_OVERFLOW | NVME_LM_LOG_ALL, rec[overflow].flags);
 	EXPECT_EQ(0, rec[overflow].nsid);
+	/* logging restarts: a FIRST follows */
+	if (overflow + 1 < n) {
+		EXPECT_EQ(NVME_LM_LOG_FIRST, rec[overflow + 1].flags);
+		EXPECT_EQ(overflow + 2, n);
+	} else {
+		ASSERT_EQ(1, read_records(self, rec, 1));
+		EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
+	}
 
-	/* room again: the next write is logged */
+	/* logging again: the next write is logged */
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 400, self->p.buf[0].iova));
-	ASSERT_EQ(1, read_records(self->log, rec, 1));
+	ASSERT_EQ(1, read_records(self, rec, 1));
 	EXPECT_EQ(0, rec[0].flags);
 	EXPECT_EQ(400 * self->blk_lbas, rec[0].slba);
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
 }
 
 /* a function reset of the VF does not stop logging: the namespace is still written */
 TEST_F(lba, reset_keeps_logging)
 {
-	struct vfio_nvme_lba_change rec[4];
+	struct nvme_lm_log_rec rec[4];
+	int n;
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
-	ASSERT_EQ(1, read_records(self->log, rec, 1));
+	ASSERT_EQ(1, read_records(self, rec, 1));
 	nvme_drv_fini(&self->p.drv);
 	ASSERT_EQ(0, ioctl(self->p.dev[0].fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, nvme_drv_init(&self->p.drv, &self->p.dev[0], LOCAL_NSID));
 	ASSERT_EQ(0, nvme_drv_create_ioq(&self->p.drv, 1, QSIZE));
 	nvme_drv_pattern(self->p.buf[0].va, 77, 1);
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 77, self->p.buf[0].iova));
-	ASSERT_EQ(1, read_records(self->log, rec, 1));
+	n = read_records(self, rec, 1);
+	ASSERT_EQ(1, n);
 	EXPECT_EQ(0, rec[0].flags);
 	EXPECT_EQ(77 * self->blk_lbas, rec[0].slba);
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+}
+
+/*
+ * The VMM closes the VFIO device and opens it again (a QEMU restart, a
+ * hot-unplug and plug): the log is the host administrator's and goes on,
+ * reporting the writes of the reopened VF.
+ */
+TEST_F(lba, log_survives_vfio_close_and_reopen)
+{
+	struct nvme_lm_log_rec rec[8];
+	bool found = false;
+	int n;
+
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	nvme_drv_fini(&self->p.drv);
+	vfio_dev_close(&self->p.dev[0]);
+	ASSERT_EQ(0, vfio_dev_reopen(&self->p.ctr, &self->p.dev[0]));
+	ASSERT_EQ(0, nvme_drv_init(&self->p.drv, &self->p.dev[0], LOCAL_NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->p.drv, 1, QSIZE));
+	nvme_drv_pattern(self->p.buf[0].va, 88, 1);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 88, self->p.buf[0].iova));
+	/* markers may come first; no overflow, no error */
+	while (!found && (n = read_records(self, rec, 1)) == 1) {
+		EXPECT_EQ(0, rec[0].flags & (NVME_LM_LOG_OVERFLOW | NVME_LM_LOG_ALL));
+		found = !rec[0].flags && rec[0].slba == 88 * self->blk_lbas;
+	}
+	EXPECT_TRUE(found) TH_LOG("read: %d", n);
 }
 
 /*
@@ -299,23 +540,21 @@ TEST_F(lba, reset_keeps_logging)
  */
 TEST_F(lba, device_rejects_queue_misuse)
 {
-	struct vfio_nvme_lba_change rec[4];
+	struct nvme_lm_log_rec rec[4];
 	struct nvme_secondary_ctrl sc;
-	uint16_t cntlid, cdqid = 0;
+	uint16_t cntlid, cdqid;
 	struct nvme_pf *pf = &self->p.pf[0];
 	uint32_t hp;
 
 	ASSERT_EQ(0, nvme_pf_sec_ctrl(pf, 1, &sc));
 	cntlid = le16toh(sc.scid);
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
-	ASSERT_EQ(1, read_records(self->log, rec, 1));
+	ASSERT_EQ(1, read_records(self, rec, 1));
 	/* the driver's queue: the one CDQ ID the PF knows */
-	for (uint16_t id = 1; id < 64 && !cdqid; id++)
-		if (!lm_cdq_get_head(pf, id, &hp))
-			cdqid = id;
+	cdqid = pf_cdqid(pf, &hp);
 	ASSERT_NE(0, cdqid);
-	EXPECT_EQ(1, hp);		/* the driver consumed the FIRST entry */
+	EXPECT_GE(1, hp);		/* nothing but the FIRST entry posted */
 
 	EXPECT_EQ(LM_SC_NOT_ENOUGH_RES, lm_sc(lm_cdq_create(pf, 0, true, cntlid, 64 * 8, NULL)));
 	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_cdq_create(pf, 0, true, cntlid, 8, NULL)));
@@ -327,7 +566,7 @@ TEST_F(lba, device_rejects_queue_misuse)
 	EXPECT_EQ(LM_SC_INVALID_CDQ, lm_sc(lm_cdq_delete(pf, cdqid + 100)));
 	EXPECT_EQ(LM_SC_INVALID_CDQ, lm_sc(lm_cdq_set_head(pf, cdqid + 100, 0)));
 	/* the head may not pass the tail (nothing is posted past the FIRST entry) */
-	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_cdq_set_head(pf, cdqid, hp + 1)));
+	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_cdq_set_head(pf, cdqid, 2)));
 	EXPECT_EQ(LM_SC_INVALID_FIELD, lm_sc(lm_cdq_set_head(pf, cdqid, 64)));
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
 	EXPECT_EQ(LM_SC_CTRL_SUSPENDED, lm_sc(lm_track_user_data(pf, cdqid, false)));
@@ -335,53 +574,370 @@ TEST_F(lba, device_rejects_queue_misuse)
 
 	/* unchanged: SUSPENDED, FIRST (resume), then the next write */
 	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 500, self->p.buf[0].iova));
-	ASSERT_EQ(3, read_records(self->log, rec, 3));
-	EXPECT_EQ(VFIO_NVME_LBA_SUSPENDED, rec[0].flags);
-	EXPECT_EQ(VFIO_NVME_LBA_FIRST, rec[1].flags);
+	ASSERT_EQ(3, read_records(self, rec, 3));
+	for (int i = 0; i < 3; i++)
+		TH_LOG("record %llu: flags %#x slba %llu", (unsigned long long)rec[i].seq,
+		       rec[i].flags, (unsigned long long)rec[i].slba);
+	EXPECT_EQ(NVME_LM_LOG_SUSPENDED, rec[0].flags);
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[1].flags);
 	EXPECT_EQ(500 * self->blk_lbas, rec[2].slba);
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+	close(self->log);
+	self->log = -1;
 	EXPECT_EQ(LM_SC_INVALID_CDQ, lm_sc(lm_cdq_get_head(pf, cdqid, &hp)));
 }
 
-
 /*
- * The PF fails to delete the log's queue: STOP reports it, and the next
- * START works (the PF side deletes the queue again first) instead of
- * failing with ENOSPC until the PF is reset.
+ * The PF fails to delete the log's queue when the log is closed: the next
+ * open works (the PF side deletes the queue again first) instead of failing
+ * with ENOSPC until the PF is reset.
  */
-TEST_F(lba, failed_queue_delete_is_reported_and_start_recovers)
+TEST_F(lba, failed_queue_delete_then_open_recovers)
 {
-	struct vfio_dev *d = &self->p.dev[0];
+	struct nvme_lm_log_rec rec[2];
 
-	self->log = vfio_lba_log_start(d, 64);
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(0, lm_fault(&self->p.pf[0], LM_OPC_CDQ, 1, 1, LM_SC_INTERNAL, 1));
-	EXPECT_EQ(-EIO, vfio_lba_log_stop(d));
 	close(self->log);
-	self->log = vfio_lba_log_start(d, 64);
-	EXPECT_LE(0, self->log);
-	EXPECT_EQ(0, vfio_lba_log_stop(d));
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	EXPECT_EQ(1, read_records(self, rec, 1));
 	/* and a second time, so the first queue is surely gone */
 	close(self->log);
-	self->log = vfio_lba_log_start(d, 64);
-	EXPECT_LE(0, self->log);
-	EXPECT_EQ(0, vfio_lba_log_stop(d));
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	EXPECT_EQ(1, read_records(self, rec, 1));
 }
-/* closing the VFIO device stops logging; the log file reads as ended */
-TEST_F(lba, close_device_stops_logging)
-{
-	struct vfio_nvme_lba_change rec[4];
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+/*
+ * The gate.  STOP_COPY on the source VF with a gated log: *data_fd, the
+ * stream read (O_NONBLOCK) up to where it waits for the acknowledgement,
+ * *got its bytes, *S the seq of the SUSPENDED record: 0, -EBADMSG if the
+ * stream ended without waiting, -errno
+ */
+static int gate_stop_copy(FIXTURE_DATA(lba) *self, int *data_fd, uint64_t *S, size_t *got)
+{
+	struct nvme_lm_log_rec rec;
+	uint8_t buf[4096];
+	int ret;
+
+	*got = 0;
+	ret = vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, data_fd);
+	if (ret)
+		return ret;
+	ret = wait_record(self, NVME_LM_LOG_SUSPENDED, &rec);
+	if (ret)
+		return ret;
+	*S = rec.seq;
+	if (fcntl(*data_fd, F_SETFL, fcntl(*data_fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
+	for (;;) {
+		ssize_t n = read(*data_fd, buf, sizeof(buf));
+
+		if (n > 0)
+			*got += n;
+		else if (!n)
+			return -EBADMSG;
+		else
+			return errno == EAGAIN ? 0 : -errno;
+	}
+}
+
+static int clear_nonblock(int fd)
+{
+	return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ? -errno : 0;
+}
+
+/* after a failed migration: the source VF runs again, says FIRST, and logs writes */
+static inline __attribute__((always_inline)) void
+source_resumes(struct __test_metadata *_metadata, FIXTURE_DATA(lba) *self, bool logged)
+{
+	struct nvme_lm_log_rec rec;
+
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_RUNNING, NULL));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->p.dev[0]));
+	if (logged)
+		EXPECT_EQ(0, wait_record(self, NVME_LM_LOG_FIRST, &rec));
+	nvme_drv_pattern(self->p.buf[0].va, 90, 2);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 90, self->p.buf[0].iova));
+	if (logged) {
+		ASSERT_EQ(1, read_records(self, &rec, 1));
+		EXPECT_EQ(0, rec.flags);
+		EXPECT_EQ(90 * self->blk_lbas, rec.slba);
+	}
+}
+
+/*
+ * The stream's end waits for ACK of the SUSPENDED record, which follows
+ * the write the VF completed: not for an earlier seq, nor a seq not read;
+ * then it ends, and the log says HANDED_OVER.  The migration failing after
+ * that, the VF resumes and the log says FIRST.
+ */
+TEST_F(lba, gate_stream_ends_after_ack)
+{
+	struct nvme_lm_log_rec rec[2];
+	struct pollfd pfd;
+	struct bg_read r;
+	uint64_t S = 0;
+	size_t got;
+	int fd = -1;
+	char b[64];
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
 	ASSERT_LE(0, self->log);
-	nvme_drv_fini(&self->p.drv);
-	vfio_dev_close(&self->p.dev[0]);
-	EXPECT_EQ(-ENODATA, vfio_lba_log_read(self->log, rec, 4));
-	ASSERT_EQ(0, vfio_dev_reopen(&self->p.ctr, &self->p.dev[0]));
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	nvme_drv_pattern(self->p.buf[0].va, 70, 1);
+	ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 70, self->p.buf[0].iova));
+	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
+	EXPECT_EQ(3, S);	/* FIRST, the write, SUSPENDED */
+	EXPECT_LT(0, got);	/* the state came, the end waits */
+	TH_LOG("%zu bytes of the stream before the gate", got);
+
+	/* O_NONBLOCK: EAGAIN, and poll() does not say POLLIN */
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	EXPECT_EQ(-EINVAL, lm_log_ack(self->log, S + 1));	/* not read yet */
+	EXPECT_EQ(0, lm_log_ack(self->log, S - 1));
+	EXPECT_EQ(-1, read(fd, b, sizeof(b)));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* a blocking read waits, until ACK(S) */
+	ASSERT_EQ(0, clear_nonblock(fd));
+	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
+	EXPECT_FALSE(bg_read_done(&r, 500)) TH_LOG("read: %zd (%s) after ACK(S - 1)", r.ret,
+						  strerror(r.err));
+	EXPECT_EQ(0, lm_log_ack(self->log, S));
+	ASSERT_TRUE(bg_read_done(&r, 10000));
+	EXPECT_LE(0, r.ret) TH_LOG("%s", strerror(r.err));
+	if (r.ret > 0)
+		EXPECT_EQ(0, read(fd, b, sizeof(b)));
+	close(fd);
+	ASSERT_EQ(1, read_records(self, rec, 1));
+	EXPECT_EQ(NVME_LM_LOG_HANDED_OVER, rec[0].flags);
+	EXPECT_EQ(S + 1, rec[0].seq);
+
+	/* the VMM fails the migration after all: the VF goes on on the source */
+	source_resumes(_metadata, self, true);
+}
+
+/* NACK: the stream fails with EIO, the VF resumes */
+TEST_F(lba, gate_nack_fails_stream)
+{
+	struct nvme_lm_log_rec rec;
+	struct bg_read r;
+	uint64_t S = 0;
+	size_t got;
+	int fd = -1;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
+	ASSERT_EQ(0, clear_nonblock(fd));
+	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
+	EXPECT_EQ(0, lm_log_nack(self->log, S));
+	ASSERT_TRUE(bg_read_done(&r, 10000));
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EIO, r.err) TH_LOG("%s", strerror(r.err));
+	close(fd);
+	source_resumes(_metadata, self, true);
+}
+
+/* the log's owner closes it (or dies): the waiting stream fails with EPIPE */
+TEST_F(lba, gate_close_fails_stream)
+{
+	struct nvme_lm_log_rec rec;
+	struct bg_read r;
+	uint64_t S = 0;
+	size_t got;
+	int fd = -1;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
+	ASSERT_EQ(0, clear_nonblock(fd));
+	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
 	close(self->log);
-	self->log = vfio_lba_log_start(&self->p.dev[0], 64);
+	self->log = -1;
+	ASSERT_TRUE(bg_read_done(&r, 10000));
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EPIPE, r.err) TH_LOG("%s", strerror(r.err));
+	close(fd);
+	source_resumes(_metadata, self, false);
+	/* a new log starts with FIRST */
+	self->log = open_log(self, 0, 64, 0);
 	ASSERT_LE(0, self->log);
-	ASSERT_EQ(0, nvme_drv_init(&self->p.drv, &self->p.dev[0], LOCAL_NSID));
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec.flags);
+}
+
+/* nobody acknowledges within ack_timeout_ms: the stream fails with ETIMEDOUT */
+TEST_F(lba, gate_ack_timeout_fails_stream)
+{
+	struct nvme_lm_log_rec rec;
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	ssize_t ret;
+	int fd = -1;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, 200);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	ret = vfio_mig_read_all(fd, &stream, &len);
+	EXPECT_EQ(-ETIMEDOUT, ret) TH_LOG("%zd: %s after %zu bytes", ret,
+					  ret < 0 ? strerror(-ret) : "", len);
+	free(stream);
+	close(fd);
+	ASSERT_EQ(0, wait_record(self, NVME_LM_LOG_SUSPENDED, &rec));
+	source_resumes(_metadata, self, true);
+}
+
+/*
+ * The log's owner is gone before the switch-over (the gated log closed
+ * during PRE_COPY): the stream fails at its end with EPIPE, though no log
+ * is open any more to wait for
+ */
+TEST_F(lba, gate_closed_before_switchover_fails_stream)
+{
+	struct nvme_lm_log_rec rec;
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	ssize_t ret;
+	int fd = -1;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, 0);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
+	close(self->log);
+	self->log = -1;
+	ret = vfio_mig_read_all(fd, &stream, &len);
+	TH_LOG("PRE_COPY read after the log closed: %zd (%s)", ret,
+	       ret < 0 ? strerror(-ret) : "");
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	ret = vfio_mig_read_all(fd, &stream, &len);
+	EXPECT_EQ(-EPIPE, ret) TH_LOG("%s", ret < 0 ? strerror(-ret) : "the stream ended");
+	free(stream);
+	close(fd);
+	source_resumes(_metadata, self, false);
+}
+
+/* nvme-vfio-copy, run beside this VMM as an operator runs it beside QEMU */
+struct tool {
+	pid_t pid;
+	int out;		/* its standard error and output */
+	char *text;
+	size_t len;
+};
+
+static int tool_start(struct tool *t, char *const argv[])
+{
+	int p[2];
+
+	memset(t, 0, sizeof(*t));
+	t->out = -1;
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	t->pid = fork();
+	if (t->pid < 0)
+		return -errno;
+	if (!t->pid) {
+		/* dies with the test */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	t->out = p[0];
+	return fcntl(t->out, F_SETFL, O_NONBLOCK) ? -errno : 0;
+}
+
+static void tool_drain(struct tool *t)
+{
+	char b[4096];
+	ssize_t n;
+
+	while (t->out >= 0 && (n = read(t->out, b, sizeof(b))) > 0) {
+		char *nt = realloc(t->text, t->len + n + 1);
+
+		if (!nt)
+			return;
+		t->text = nt;
+		memcpy(t->text + t->len, b, n);
+		t->len += n;
+		t->text[t->len] = '\0';
+	}
+}
+
+static const char *tool_said(struct tool *t, const char *what)
+{
+	tool_drain(t);
+	return t->text ? strstr(t->text, what) : NULL;
+}
+
+/* wait up to ms for the tool to exit: its exit status (128 + signal), -ETIMEDOUT, -errno */
+static int tool_wait(struct tool *t, int ms)
+{
+	double end = now_ms() + ms;
+
+	for (;;) {
+		int st;
+		pid_t r = waitpid(t->pid, &st, WNOHANG);
+
+		tool_drain(t);
+		if (r == t->pid) {
+			t->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		if (r < 0)
+			return -errno;
+		if (now_ms() >= end)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+static void tool_end(struct tool *t)
+{
+	if (t->pid > 0) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+	}
+	if (t->out >= 0)
+		close(t->out);
+	free(t->text);
+	memset(t, 0, sizeof(*t));
+	t->out = -1;
+}
+
+/* the number before " overflows" in the tool's "handed over" line */
+static long long tool_overflows(struct tool *t)
+{
+	const char *line = tool_said(t, "handed over:"), *q;
+
+	if (!line || !(q = strstr(line, " overflows")))
+		return -1;
+	while (q > line && q[-1] >= '0' && q[-1] <= '9')
+		q--;
+	return strtoll(q, NULL, 10);
+}
+
+static void tool_log(struct __test_metadata *_metadata, struct tool *t)
+{
+	char *save = NULL;
+
+	tool_drain(t);
+	for (char *l = t->text ? strtok_r(t->text, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save))
+		TH_LOG("%s", l);
+	free(t->text);
+	t->text = NULL;
+	t->len = 0;
 }
 
 /* the guest: random 4 KiB writes over the namespace, some always in flight */
@@ -443,96 +999,86 @@ static int writer_reap(FIXTURE_DATA(lba) *self, struct writer *w)
 }
 
 /*
- * The VMM's local storage migration: log, copy everything, copy what the
- * log reports while the guest writes, stop the VF (STOP_COPY), copy what
- * was logged up to the SUSPENDED marker, resume the VF on the destination
- * drive.  The namespaces must then be byte-identical and the guest's data
- * must read back through the destination VF.
+ * The VMM's local storage migration, the copy by the operator's tool: the
+ * tool logs, copies what is allocated, then what the log reports while the
+ * guest writes at random; the VMM stops the VF (STOP_COPY), whose stream
+ * ends once the tool has copied what was logged up to the SUSPENDED record
+ * and acknowledged it; the guest resumes on the destination drive.  The
+ * namespaces must then be byte-identical and the guest's data must read
+ * back through the destination VF.
  */
 static inline __attribute__((always_inline)) void
 migrate_local_namespace(struct __test_metadata *_metadata,
 			FIXTURE_DATA(lba) *self, uint32_t entries)
 {
-	/* more writes between two reads than a small queue holds */
-	int burst = entries < 64 ? 8 : 4;
 	struct writer w = { .seed = entries };
-	char src[64], dst[64];
+	char src[64], dst[64], ent[16];
+	char *argv[] = { COPY_TOOL, "--quiet", "--entries", ent, self->p.pf[0].ctrl, "0", "1",
+			 dst, NULL };
+	struct tool t;
 	uint8_t *stream = NULL;
-	struct ns_copy c;
-	uint64_t pos, diff = 0;
+	uint64_t size, diff = 0;
+	long long overflows;
 	size_t len;
-	int pass, ret;
+	int fd, ret, saved;
 
 	ASSERT_EQ(0, nvme_ns_bdev(self->p.pf[0].ctrl, LOCAL_NSID, src, sizeof(src)));
 	ASSERT_EQ(0, nvme_ns_bdev(self->p.pf[1].ctrl, LOCAL_NSID, dst, sizeof(dst)));
-	ASSERT_EQ(0, ns_copy_open(&c, src, dst, LOCAL_NSID));
-	w.nblk = c.nlb * c.lba_size / 4096;
+	fd = open(src, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, BLKGETSIZE64, &size));
+	close(fd);
+	w.nblk = size / 4096;
 	ASSERT_GE(65536, w.nblk);	/* the command ID is the block */
 	w.gen = calloc(w.nblk, sizeof(*w.gen));
 	ASSERT_NE(NULL, w.gen);
 
 	/* the guest frees its first 8 MiB: the source no longer has them allocated */
-	ASSERT_EQ(0, write_zeroes_sync(&self->p.drv, 0, (8 << 20) / c.lba_size, true));
+	ASSERT_EQ(0, write_zeroes_sync(&self->p.drv, 0, (8 << 20) / self->p.drv.lba_size, true));
 
-	/* start logging and wait until it has started */
-	self->log = vfio_lba_log_start(&self->p.dev[0], entries);
-	ASSERT_LE(0, self->log);
-	for (int i = 0; i < 100 && !c.records; i++) {
-		ASSERT_LE(0, ns_copy_take_log(&c, self->log));
-		usleep(10000);
+	/* the operator starts the copy; the guest writes all along */
+	snprintf(ent, sizeof(ent), "%u", entries);
+	ASSERT_EQ(0, tool_start(&t, argv));
+	while (!tool_said(&t, "bulk copy done")) {
+		ASSERT_EQ(0, writer_burst(self, &w, 4));
+		ASSERT_EQ(0, writer_reap(self, &w));
+		ret = tool_wait(&t, 0);
+		if (ret != -ETIMEDOUT)
+			tool_log(_metadata, &t);
+		ASSERT_EQ(-ETIMEDOUT, ret) TH_LOG("the tool exited early");
 	}
-	ASSERT_LT(0, c.records);
-
-	/* what the source has allocated (the rest is zeroed), or everything */
-	ret = ns_copy_mark_allocated(&c, self->p.pf[0].fd);
-	ASSERT_LE(0, ret);
-	if (!ret)
-		ns_copy_mark_all(&c);
-	TH_LOG("first pass: %s, %llu of %llu blocks, %llu MiB zeroed on the destination",
-	       ret ? "the allocated ranges (Get LBA Status)" : "everything",
-	       (unsigned long long)ns_copy_pending(&c), (unsigned long long)c.nlb,
-	       (unsigned long long)(c.zeroed >> 20));
-	if (ret)	/* the freed 8 MiB at least are zeroed, not copied */
-		EXPECT_LE(8 << 20, c.zeroed);
-
-	/* live: the first pass, then two passes of what changed, writes all along */
-	for (pass = 0; pass < 3; pass++) {
-		for (pos = 0; pos < c.nlb;) {
-			ASSERT_EQ(0, writer_burst(self, &w, burst));
-			ASSERT_LE(0, ns_copy_step(&c, &pos, 1 << 20));
+	if (entries < 64) {
+		/* the tool does not read for a while: more writes than the queue holds */
+		ASSERT_EQ(0, kill(t.pid, SIGSTOP));
+		for (int i = 0; i < 4; i++) {
+			ASSERT_EQ(0, writer_burst(self, &w, 8));
 			ASSERT_EQ(0, writer_reap(self, &w));
-			ASSERT_LE(0, ns_copy_take_log(&c, self->log));
 		}
-		TH_LOG("pass %d: %llu blocks marked after it", pass,
-		       (unsigned long long)ns_copy_pending(&c));
+		ASSERT_EQ(0, kill(t.pid, SIGCONT));
+	}
+	for (int i = 0; i < 100; i++) {
+		ASSERT_EQ(0, writer_burst(self, &w, 4));
+		ASSERT_EQ(0, writer_reap(self, &w));
 	}
 
-	/* stop with writes in flight; the device state goes to the destination */
-	ASSERT_EQ(0, writer_burst(self, &w, 8));
-	ASSERT_EQ(0, vfio_mig_save(&self->p.dev[0], &stream, &len));
 	/*
-	 * The VF is suspended: every change it made is in the queue already.
-	 * The SUSPENDED marker ends it, unless the queue was full then (the
-	 * overflow record has marked everything).
+	 * Stop with writes in flight: the stream ends once the tool has
+	 * copied every change up to the suspend and acknowledged it
 	 */
-	while ((ret = ns_copy_take_log(&c, self->log)) > 0)
-		;
-	ASSERT_EQ(0, ret);
-	if (entries >= 64)
-		ASSERT_TRUE(c.suspended);
-	while (ns_copy_pending(&c))
-		for (pos = 0; pos < c.nlb;)
-			ASSERT_LE(0, ns_copy_step(&c, &pos, 1 << 20));
-	ASSERT_EQ(0, vfio_lba_log_stop(&self->p.dev[0]));
+	ASSERT_EQ(0, writer_burst(self, &w, 8));
+	saved = vfio_mig_save(&self->p.dev[0], &stream, &len);
+	ret = tool_wait(&t, 60000);
+	overflows = tool_overflows(&t);
+	tool_log(_metadata, &t);
+	tool_end(&t);
+	ASSERT_EQ(0, saved) TH_LOG("STOP_COPY: %s", strerror(-saved));
+	ASSERT_EQ(0, ret) TH_LOG("the tool's exit status");
 
-	EXPECT_EQ(1, ns_copy_compare(&c, &diff)) TH_LOG("first difference at byte %llu",
-							(unsigned long long)diff);
-	TH_LOG("%lu random writes, %llu MiB copied (namespace %llu MiB), %llu log records, %llu overflows",
-	       w.writes, (unsigned long long)(c.bytes >> 20),
-	       (unsigned long long)(c.nlb * c.lba_size >> 20),
-	       (unsigned long long)c.records, (unsigned long long)c.overflows);
+	EXPECT_EQ(1, bdev_compare(src, dst, &diff)) TH_LOG("first difference at byte %llu",
+							    (unsigned long long)diff);
+	TH_LOG("%lu random writes, %lld overflows", w.writes, overflows);
 	if (entries < 64)
-		EXPECT_LT(0, c.overflows);
+		EXPECT_LT(0, overflows);
 
 	/* the guest goes on on the destination drive and finds its data */
 	ASSERT_EQ(0, vfio_pci_enable_dma(&self->p.dev[1]));
@@ -558,18 +1104,55 @@ migrate_local_namespace(struct __test_metadata *_metadata,
 	}
 	free(stream);
 	free(w.gen);
-	ns_copy_close(&c);
 }
 
-TEST_F_TIMEOUT(lba, migrate_local_namespace, 240)
+TEST_F_TIMEOUT(lba, migrate_local_namespace, 280)
 {
 	migrate_local_namespace(_metadata, self, 4096);
 }
 
-/* a queue too small for the writes between two reads: overflows, still identical */
-TEST_F_TIMEOUT(lba, migrate_local_namespace_queue_full, 240)
+/* a queue too small for the writes while the tool does not read: overflows, still identical */
+TEST_F_TIMEOUT(lba, migrate_local_namespace_queue_full, 280)
 {
 	migrate_local_namespace(_metadata, self, 8);
+}
+
+/*
+ * The operator interrupts the tool (SIGINT) during the live copy: it
+ * refuses the migration and exits 1; STOP_COPY then fails, the VF resumes
+ * on the source.
+ */
+TEST_F_TIMEOUT(lba, copy_tool_interrupted_fails_migration, 280)
+{
+	char dst[64];
+	char *argv[] = { COPY_TOOL, "--quiet", self->p.pf[0].ctrl, "0", "1", dst, NULL };
+	struct tool t;
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int ret, fd = -1;
+
+	ASSERT_EQ(0, nvme_ns_bdev(self->p.pf[1].ctrl, LOCAL_NSID, dst, sizeof(dst)));
+	ASSERT_EQ(0, tool_start(&t, argv));
+	/* the log is open; the migration has begun (PRE_COPY) when the operator gives up */
+	while (!tool_said(&t, "first pass:") && tool_wait(&t, 100) == -ETIMEDOUT)
+		;
+	ASSERT_NE(NULL, tool_said(&t, "first pass:"));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, kill(t.pid, SIGINT));
+	ret = tool_wait(&t, 30000);
+	tool_log(_metadata, &t);
+	tool_end(&t);
+	EXPECT_EQ(1, ret);
+
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	ret = vfio_mig_read_all(fd, &stream, &len);
+	/* the stream ends at PRE_COPY's ENOMSG once, then fails at the gate */
+	if (ret > 0)
+		ret = vfio_mig_read_all(fd, &stream, &len);
+	EXPECT_EQ(-EPIPE, ret) TH_LOG("%s", ret < 0 ? strerror(-ret) : "the stream ended");
+	free(stream);
+	close(fd);
+	source_resumes(_metadata, self, false);
 }
 
 TEST_HARNESS_MAIN

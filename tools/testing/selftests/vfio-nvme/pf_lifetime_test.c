@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <linux/pci_regs.h>
@@ -29,6 +30,8 @@
 
 #define NSID		1
 #define QSIZE		16
+#define VF1		0	/* the log's number of VF 1: the PF's virtfn0 */
+#define VF2		1
 #define DRIVER		"nvme_vfio_pci"
 
 FIXTURE(pf) {
@@ -95,6 +98,42 @@ static int pf_wait_live(struct nvme_pf *pf)
 	return -ETIMEDOUT;
 }
 
+/*
+ * read what a log has without waiting: 0 once it is empty (EAGAIN), or the
+ * read's -errno
+ */
+static int log_drain(int log)
+{
+	struct nvme_lm_log_rec rec[8];
+	int ret = lm_log_nonblock(log, true);
+
+	if (ret)
+		return ret;
+	do
+		ret = lm_log_read(log, rec, 8);
+	while (ret > 0);
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+/* read a log until it fails or 5 s pass without a record: the error, 0 on the timeout */
+static int log_read_until_error(int log)
+{
+	struct nvme_lm_log_rec rec[8];
+	int ret;
+
+	do
+		ret = lm_log_read_wait(log, rec, 8, 5000);
+	while (ret > 0);
+	return ret;
+}
+
+static short log_poll(int log)
+{
+	struct pollfd p = { .fd = log, .events = POLLIN };
+
+	return poll(&p, 1, 0) < 0 ? -1 : p.revents;
+}
+
 /* a write and a read back through the VF */
 static int vf_io_works(FIXTURE_DATA(pf) *self, uint64_t blk, uint32_t gen)
 {
@@ -120,14 +159,13 @@ static int vf_io_works(FIXTURE_DATA(pf) *self, uint64_t blk, uint32_t gen)
  */
 TEST_F(pf, controller_reset_while_suspended)
 {
-	struct vfio_nvme_lba_change rec[8];
 	char path[128];
 	uint8_t *stream;
 	size_t len;
 	int ret, state;
 
 	ASSERT_EQ(0, vf_io_works(self, 10, 1));
-	self->log = vfio_lba_log_start(&self->dev, 64);
+	self->log = lm_log_open(self->pf.fd, VF1, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
 
@@ -139,11 +177,11 @@ TEST_F(pf, controller_reset_while_suspended)
 	state = vfio_mig_get(&self->dev);
 	TH_LOG("resume after the PF reset: %s, state %d", strerror(-ret), state);
 	EXPECT_EQ(ret ? VFIO_DEVICE_STATE_ERROR : VFIO_DEVICE_STATE_RUNNING, state);
-	/* the queue is gone: the log must say so, not report "no changes" */
-	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
-		;
-	EXPECT_EQ(-ENOENT, ret);
-	EXPECT_EQ(0, vfio_lba_log_stop(&self->dev));
+	/* the queue is gone: the log must say so (ESTALE), not report "no changes" */
+	EXPECT_EQ(-ESTALE, log_read_until_error(self->log));
+	EXPECT_EQ(POLLERR, log_poll(self->log) & POLLERR);
+	close(self->log);
+	self->log = -1;
 
 	/* the PF is back: its VFs online again, then the VF recovers with a reset */
 	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
@@ -160,23 +198,20 @@ TEST_F(pf, controller_reset_while_suspended)
 }
 
 /*
- * VF 1's LBA log queue could not be deleted (the PF failed the command), so
- * the PF helper keeps it to delete again later.  Then the PF is reset,
- * which deletes every queue, and VF 2 starts logging, getting a queue ID
- * the PF may reuse.  VF 1's next START must not delete by that old ID:
- * VF 2's log keeps working.
+ * VF 1's LBA log queue could not be deleted when its log was closed (the
+ * PF failed the command), so the PF helper keeps it to delete again later.
+ * Then the PF is reset, which deletes every queue, and VF 2's log opens,
+ * getting a queue ID the PF may reuse.  VF 1's next log must not delete by
+ * that old ID: VF 2's log keeps working.
  */
 TEST_F(pf, stale_queue_of_one_vf_spares_another)
 {
-	struct vfio_nvme_lba_change rec[8];
-	char path[128], bdf2[BDF_LEN];
-	struct vfio_dev d2 = { .fd = -1 };
+	char path[128];
 	int log2, ret;
 
-	self->log = vfio_lba_log_start(&self->dev, 64);
+	self->log = lm_log_open(self->pf.fd, VF1, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(0, lm_fault(&self->pf, LM_OPC_CDQ, 1, LM_FAULT_STATUS, LM_SC_INTERNAL, 1));
-	EXPECT_EQ(-EIO, vfio_lba_log_stop(&self->dev));
 	close(self->log);
 	self->log = -1;
 
@@ -185,26 +220,17 @@ TEST_F(pf, stale_queue_of_one_vf_spares_another)
 	ASSERT_EQ(0, pf_wait_live(&self->pf));
 	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
 
-	ASSERT_EQ(0, nvme_pf_vf_bdf(&self->pf, 2, bdf2));
-	ASSERT_EQ(0, pci_bind(bdf2, DRIVER));
-	ASSERT_EQ(0, vfio_dev_open(bdf2, &d2));
-	log2 = vfio_lba_log_start(&d2, 64);
+	log2 = lm_log_open(self->pf.fd, VF2, 0, 64, 0);
 	ASSERT_LE(0, log2);
 
-	self->log = vfio_lba_log_start(&self->dev, 64);
+	self->log = lm_log_open(self->pf.fd, VF1, 0, 64, 0);
 	ASSERT_LE(0, self->log);
-	while ((ret = vfio_lba_log_read(log2, rec, 8)) > 0)
-		;
+	ret = log_drain(log2);
 	EXPECT_EQ(0, ret) TH_LOG("VF 2's log: %s", strerror(-ret));
-	/* each deletes its own queue: VF 1's log still works after VF 2's STOP */
-	EXPECT_EQ(0, vfio_lba_log_stop(&d2));
+	/* each deletes its own queue: VF 1's log still works after VF 2's closed */
 	close(log2);
-	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
-		;
-	EXPECT_EQ(0, ret) TH_LOG("VF 1's log after VF 2 stopped: %s", strerror(-ret));
-	EXPECT_EQ(0, vfio_lba_log_stop(&self->dev));
-	vfio_dev_close(&d2);
-	pci_unbind(bdf2);
+	ret = log_drain(self->log);
+	EXPECT_EQ(0, ret) TH_LOG("VF 1's log after VF 2's closed: %s", strerror(-ret));
 }
 
 #define LM_TIMEOUT	"/sys/module/nvme/parameters/lm_timeout"
@@ -218,7 +244,6 @@ TEST_F(pf, stale_queue_of_one_vf_spares_another)
  */
 TEST_F_TIMEOUT(pf, stuck_command_fails_one_vf_not_the_pf, 150)
 {
-	struct vfio_nvme_lba_change rec[8];
 	struct vfio_dev d2 = { .fd = -1 };
 	struct nvme_drv drv2 = {};
 	struct vfio_dma buf2;
@@ -235,7 +260,7 @@ TEST_F_TIMEOUT(pf, stuck_command_fails_one_vf_not_the_pf, 150)
 	ASSERT_EQ(0, nvme_drv_init(&drv2, &d2, NSID));
 	ASSERT_EQ(0, nvme_drv_create_ioq(&drv2, 1, QSIZE));
 	ASSERT_EQ(0, vfio_dma_alloc(d2.ctr, 4096, &buf2));
-	log2 = vfio_lba_log_start(&d2, 64);
+	log2 = lm_log_open(self->pf.fd, VF2, 0, 64, 0);
 	ASSERT_LE(0, log2);
 
 	/* VF 1's Suspend runs, then its completion is held for ten minutes */
@@ -254,10 +279,8 @@ TEST_F_TIMEOUT(pf, stuck_command_fails_one_vf_not_the_pf, 150)
 	memset(buf2.va, 0, sizeof(want));
 	EXPECT_EQ(0, nvme_drv_io_sync(&drv2, nvme_cmd_read, 30, buf2.iova));
 	EXPECT_EQ(0, memcmp(want, buf2.va, sizeof(want)));
-	while ((ret = vfio_lba_log_read(log2, rec, 8)) > 0)
-		;
+	ret = log_drain(log2);
 	EXPECT_EQ(0, ret) TH_LOG("VF 2's log: %s", strerror(-ret));
-	EXPECT_EQ(0, vfio_lba_log_stop(&d2));
 	close(log2);
 	nvme_drv_fini(&drv2);
 	vfio_dma_free(d2.ctr, &buf2);
@@ -383,17 +406,17 @@ TEST(debugfs_survives_module_reload)
  * Unbinding nvme from the PF disables SR-IOV first, so the VF driver is
  * unbound (waiting for the VFIO user to close the VF) before the PF's
  * controller is torn down: while the unbind waits, migration commands
- * still work; once the VF is closed the unbind completes.  The PF is bound
- * and prepared again afterwards.
+ * still work; once the VF is closed the unbind completes, with the VF's
+ * LBA log still open: it then fails with ENODEV.  The PF is bound and
+ * prepared again afterwards.
  */
 TEST_F_TIMEOUT(pf, unbind_with_vf_open, 90)
 {
-	struct vfio_nvme_lba_change rec[8];
 	char drv[64];
 	pid_t child;
 	int status, ret;
 
-	self->log = vfio_lba_log_start(&self->dev, 64);
+	self->log = lm_log_open(self->pf.fd, VF1, 0, 64, 0);
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
 
@@ -415,14 +438,12 @@ TEST_F_TIMEOUT(pf, unbind_with_vf_open, 90)
 	TH_LOG("PF unbind waits for the VF");
 	EXPECT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL));
 	TH_LOG("VF resumed through the PF being unbound");
-	while ((ret = vfio_lba_log_read(self->log, rec, 8)) > 0)
-		;
-	EXPECT_EQ(0, ret);
+	/* the log works, or says the PF is going away */
+	ret = log_drain(self->log);
+	EXPECT_TRUE(!ret || ret == -ENODEV) TH_LOG("LBA log: %s", strerror(-ret));
 	TH_LOG("LBA log read");
 
-	/* close everything of the VF: the unbind goes on */
-	close(self->log);
-	self->log = -1;
+	/* close everything of the VF (not the log): the unbind goes on */
 	nvme_drv_fini(&self->drv);
 	vfio_dma_free(self->dev.ctr, &self->buf);
 	vfio_dev_close(&self->dev);
@@ -433,6 +454,11 @@ TEST_F_TIMEOUT(pf, unbind_with_vf_open, 90)
 	EXPECT_STREQ("", drv);
 	EXPECT_EQ(0, nvme_pf_num_vfs(&self->pf));
 	self->bdf[0] = 0;	/* the VF is gone */
+	/* and so is the PF: the log says so */
+	EXPECT_EQ(-ENODEV, log_read_until_error(self->log));
+	EXPECT_EQ(POLLERR, log_poll(self->log) & POLLERR);
+	close(self->log);
+	self->log = -1;
 
 	/* put the PF back as the rig prepared it */
 	nvme_pf_close(&self->pf);

@@ -1,68 +1,51 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * nvme-vfio-pci's LBA change log (VFIO_DEVICE_FEATURE_NVME_LBA_LOG) and a
- * namespace copier driven by it: what a VMM needs to migrate a namespace on
- * local storage alongside the VFIO device state.
+ * The host administrator's LBA change log of an NVMe VF (linux/nvme_lm_log.h):
+ * opened on the PF's controller (/dev/nvmeN), read as records, acknowledged
+ * for the migration gate.  Thin wrappers of the uAPI for the tests; the
+ * namespace copy that uses it is nvme-vfio-copy (tools/nvme-vfio).
  */
 #ifndef VFIO_NVME_LBA_LOG_H
 #define VFIO_NVME_LBA_LOG_H
 
-#include <linux/nvme-vfio.h>
-#include "vfio_nvme.h"
-
-/* START with a queue of entries: the log fd, or -errno */
-int vfio_lba_log_start(struct vfio_dev *dev, uint32_t entries);
-/* STOP: 0 or -errno */
-int vfio_lba_log_stop(struct vfio_dev *dev);
-/*
- * up to max records: the number read, 0 if none is there yet, -ENODATA once
- * logging stopped, or -errno
- */
-int vfio_lba_log_read(int log_fd, struct vfio_nvme_lba_change *rec, int max);
+#include <linux/nvme_lm_log.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
- * Copies one namespace between two block devices (O_DIRECT, so what the
- * VF wrote behind the host's back is what is read): everything once, then
- * what the log reports.
+ * NVME_IOCTL_LM_LOG_OPEN on ctrl_fd (the PF's /dev/nvmeN, opened for
+ * writing) for VF vf (the PF's sysfs virtfn<vf>: VFN 1 is vf 0): the log fd,
+ * or -errno
  */
-struct ns_copy {
-	int src, dst;
-	uint32_t nsid;
-	uint32_t lba_size;
-	uint64_t nlb;			/* namespace size in logical blocks */
-	uint64_t *dirty;		/* one bit per logical block to copy (again) */
-	void *buf;
-	uint64_t bytes;			/* bytes copied so far */
-	uint64_t zeroed;		/* destination bytes zeroed instead of copied */
-	uint64_t records;		/* log records taken */
-	uint64_t overflows;		/* records that said "copy everything again" */
-	bool suspended;			/* the SUSPENDED marker was seen */
-};
+int lm_log_open(int ctrl_fd, uint32_t vf, uint32_t flags, uint32_t entries,
+		uint32_t ack_timeout_ms);
+/* the same with every field of the argument given: the log fd, or -errno */
+int lm_log_open_raw(int ctrl_fd, struct nvme_lm_log_open *arg);
+/*
+ * read(2) up to max records: the number read (> 0), -EAGAIN if the log has
+ * O_NONBLOCK and none is there, 0 if read() returned 0, or -errno
+ */
+int lm_log_read(int log_fd, struct nvme_lm_log_rec *rec, int max);
+/*
+ * up to max records, waiting up to ms milliseconds (poll) for the first:
+ * the number read, 0 if none came, or -errno (-ESTALE: the log broke)
+ */
+int lm_log_read_wait(int log_fd, struct nvme_lm_log_rec *rec, int max, int ms);
+/* O_NONBLOCK on or off: 0 or -errno */
+int lm_log_nonblock(int log_fd, bool on);
+/* NVME_LM_LOG_ACK of seq, or with NVME_LM_LOG_NACK: 0 or -errno */
+int lm_log_ack(int log_fd, uint64_t seq);
+int lm_log_nack(int log_fd, uint64_t seq);
+/* the name of a record's flags, for messages */
+const char *lm_log_flags_str(uint32_t flags, char *buf, size_t len);
 
 /* the block device of namespace nsid on controller ctrl (nvmeN), into path */
 int nvme_ns_bdev(const char *ctrl, uint32_t nsid, char *path, size_t len);
-int ns_copy_open(struct ns_copy *c, const char *src, const char *dst, uint32_t nsid);
-void ns_copy_close(struct ns_copy *c);
-/* mark every block to be copied */
-void ns_copy_mark_all(struct ns_copy *c);
 /*
- * Mark only what the source namespace has allocated (Get LBA Status,
- * TP4165, through the source PF's controller ctrl_fd) and zero the rest
- * of the destination.  1 when done, 0 when the device does not report
- * allocated LBAs (mark everything instead), -errno.
+ * 1 if block device b holds the bytes of block device a (b may be
+ * larger), 0 if not (*first_diff: the first byte that differs), -errno
  */
-int ns_copy_mark_allocated(struct ns_copy *c, int ctrl_fd);
-/* number of blocks marked */
-uint64_t ns_copy_pending(struct ns_copy *c);
-/*
- * copy up to max_bytes of marked blocks from logical block *pos on (then
- * clear them); *pos is where to go on, nlb when a pass is over.  Returns
- * bytes copied or -errno.
- */
-long long ns_copy_step(struct ns_copy *c, uint64_t *pos, uint64_t max_bytes);
-/* take what the log has into the marks: records taken or -errno (-ENODATA: stopped) */
-int ns_copy_take_log(struct ns_copy *c, int log_fd);
-/* 1 if the two namespaces are byte-identical, 0 if not, -errno */
-int ns_copy_compare(struct ns_copy *c, uint64_t *first_diff);
+int bdev_compare(const char *a, const char *b, uint64_t *first_diff);
 
 #endif

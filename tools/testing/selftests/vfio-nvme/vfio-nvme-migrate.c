@@ -8,10 +8,11 @@
  * The "guest" is a userspace NVMe driver on VF 1 of PF 0 (queues and data
  * in VFIO-mapped memory, namespace 2, which both drives share), writing and
  * verifying 4 KiB blocks.  With --local the guest uses namespace 1, the
- * source drive's own disk, and its contents are migrated alongside the
- * device state: copied while the guest runs, then what nvme-vfio-pci's LBA
- * change log reports, the last changes during the downtime; the two
- * namespaces must then be byte-identical.  It is migrated to VF 1 of PF 1 through
+ * source drive's own disk, whose contents the operator's nvme-vfio-copy,
+ * started beside this VMM (demo.sh does), copies to the destination drive:
+ * the source VF's STOP_COPY stream then ends only once the tool has copied
+ * the last changes and acknowledged them; the two namespaces must then be
+ * byte-identical.  It is migrated to VF 1 of PF 1 through
  * nvme-vfio-pci's VFIO migration uAPI: PRE_COPY, PRE_COPY_P2P, STOP_COPY on
  * the source; RESUMING then RUNNING on the destination, fed through the
  * data files; then the same queues carry on on the destination.  Exits 0
@@ -119,102 +120,11 @@ static int guest_verify(struct guest *g, struct vfio_dma *b)
 	return bad;
 }
 
-/* the namespace copy that runs alongside (--local) */
-struct local {
-	struct ns_copy c;
-	int log;
-	char src[64], dst[64];
-};
-
-/* copy what is marked, the guest writing between chunks */
-static void local_pass(struct local *l, struct guest *g)
-{
-	uint64_t pos = 0;
-
-	while (pos < l->c.nlb) {
-		long long ret = ns_copy_step(&l->c, &pos, 1 << 20);
-
-		if (ret < 0)
-			die("copying the namespace", ret);
-		if (g)
-			guest_run(g, 1);
-		ret = ns_copy_take_log(&l->c, l->log);
-		if (ret < 0)
-			die("reading the LBA change log", ret);
-	}
-}
-
-static void local_start(struct local *l, struct nvme_pf *pf, struct vfio_dev *src,
-			struct guest *g)
-{
-	double t0 = now_ms();
-	int ret;
-
-	ret = nvme_ns_bdev(pf[0].ctrl, LOCAL_NSID, l->src, sizeof(l->src));
-	if (!ret)
-		ret = nvme_ns_bdev(pf[1].ctrl, LOCAL_NSID, l->dst, sizeof(l->dst));
-	if (!ret)
-		ret = ns_copy_open(&l->c, l->src, l->dst, LOCAL_NSID);
-	if (ret)
-		die("opening the namespaces through the PFs", ret);
-	l->log = vfio_lba_log_start(src, LOG_ENTRIES);
-	if (l->log < 0)
-		die("VFIO_DEVICE_FEATURE_NVME_LBA_LOG start", l->log);
-	for (int i = 0; i < 100 && !l->c.records; i++) {
-		ret = ns_copy_take_log(&l->c, l->log);
-		if (ret < 0)
-			die("reading the LBA change log", ret);
-		usleep(10000);
-	}
-	if (!l->c.records)
-		die("logging did not start", -ETIMEDOUT);
-	ret = ns_copy_mark_allocated(&l->c, pf[0].fd);
-	if (ret < 0)
-		die("Get LBA Status", ret);
-	if (!ret)
-		ns_copy_mark_all(&l->c);
-	printf("namespace %u: %s -> %s; %s: %llu of %llu MiB to copy, %llu MiB zeroed on the destination\n",
-	       LOCAL_NSID, l->src, l->dst, ret ? "the source reports its allocated ranges (TP4165)" :
-	       "no allocation report, copying everything",
-	       (unsigned long long)(ns_copy_pending(&l->c) * l->c.lba_size >> 20),
-	       (unsigned long long)(l->c.nlb * l->c.lba_size >> 20),
-	       (unsigned long long)(l->c.zeroed >> 20));
-	local_pass(l, g);
-	printf("  first pass: %llu MiB copied while the guest wrote, %llu blocks changed since\n",
-	       (unsigned long long)(l->c.bytes >> 20),
-	       (unsigned long long)ns_copy_pending(&l->c));
-	local_pass(l, g);
-	printf("  second pass: %llu KiB, %llu log records so far, %.1f ms in all\n",
-	       (unsigned long long)(l->c.bytes >> 10), (unsigned long long)l->c.records,
-	       now_ms() - t0);
-}
-
-/* the VF is stopped: every change is in the log; copy the last ones */
-static void local_finish(struct local *l, struct vfio_dev *src)
-{
-	uint64_t before = l->c.bytes, pending;
-	int ret;
-
-	while ((ret = ns_copy_take_log(&l->c, l->log)) > 0)
-		;
-	if (ret < 0)
-		die("reading the LBA change log", ret);
-	pending = ns_copy_pending(&l->c);
-	while (ns_copy_pending(&l->c))
-		local_pass(l, NULL);
-	ret = vfio_lba_log_stop(src);
-	if (ret)
-		die("VFIO_DEVICE_FEATURE_NVME_LBA_LOG stop", ret);
-	printf("  namespace: %llu blocks (%llu KiB) copied in the downtime, suspend marker %s, %llu overflows\n",
-	       (unsigned long long)pending, (unsigned long long)((l->c.bytes - before) >> 10),
-	       l->c.suspended ? "seen" : "not seen", (unsigned long long)l->c.overflows);
-}
-
 int main(int argc, char **argv)
 {
 	bool local = argc > 1 && !strcmp(argv[1], "--local");
 	int rounds = argc > 1 + local ? atoi(argv[1 + local]) : 20;
-	struct local l = { .log = -1 };
+	char src_ns[64], dst_ns[64];
 	double t_cmp = 0;
 	int same = 1;
 	struct nvme_pf pf[2];
@@ -267,8 +177,15 @@ int main(int argc, char **argv)
 	printf("guest: %lu writes done on the source (cntlid %u, namespace %d, %s)\n",
 	       g.completed, g.drv.cntlid, nsid, local ? "local to the source drive" :
 	       "shared by both drives");
-	if (local)
-		local_start(&l, pf, &dev[0], &g);
+	if (local) {
+		ret = nvme_ns_bdev(pf[0].ctrl, LOCAL_NSID, src_ns, sizeof(src_ns));
+		if (!ret)
+			ret = nvme_ns_bdev(pf[1].ctrl, LOCAL_NSID, dst_ns, sizeof(dst_ns));
+		if (ret)
+			die("the namespaces through the PFs", ret);
+		printf("namespace %u: %s -> %s by nvme-vfio-copy beside this VMM; the end of the "
+		       "state waits for its acknowledgement\n", LOCAL_NSID, src_ns, dst_ns);
+	}
 
 	/* PRE_COPY: the device runs, the header travels ahead */
 	t0 = now_ms();
@@ -305,13 +222,10 @@ int main(int argc, char **argv)
 		die("STOP_COPY", ret ? ret : -EIO);
 	close(sfd);
 	if (local) {
-		local_finish(&l, &dev[0]);
 		/* not part of the migration: timed apart from the downtime */
 		t_cmp = now_ms();
-		same = ns_copy_compare(&l.c, NULL);
+		same = bdev_compare(src_ns, dst_ns, NULL);
 		t_cmp = now_ms() - t_cmp;
-		ns_copy_close(&l.c);
-		close(l.log);
 	}
 	t_copy = now_ms() - t_cmp;
 	ret = vfio_mig_write_all(dfd, stream + early, len - early, 65536);
@@ -335,7 +249,8 @@ int main(int argc, char **argv)
 	       "(stream %zu, estimate %llu)\n", g.submitted - g.completed, len - early - 16 * 2,
 	       len, (unsigned long long)estimate);
 	printf("  suspend %.1f ms, read state%s %.1f ms, load and resume on destination %.1f ms, "
-	       "downtime %.1f ms\n", t_stop - t_pre, local ? " and copy the last changes" : "",
+	       "downtime %.1f ms\n", t_stop - t_pre,
+	       local ? " (waiting for the copy of the last changes)" : "",
 	       t_copy - t_stop, t_load - t_copy,
 	       t_run - t_pre);
 

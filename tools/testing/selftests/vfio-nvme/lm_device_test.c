@@ -5,7 +5,10 @@
  * in this test (queues in VFIO-mapped memory) or the kernel nvme driver uses
  * the VFs: suspend and resume with I/O in flight, controller state moved from
  * a VF of PF 0 to a VF of PF 1, memory change tracking, and the status of
- * every misuse.
+ * every misuse; and the Controller Data Queue asynchronous events, on the
+ * queue nvme-vfio-pci's LBA change log creates in the PF's memory (the only
+ * kind the device can write: a queue created through passthrough would
+ * name memory the PF's IOMMU domain maps only while that command runs).
  *
  * Expects both PFs prepared by "vfio-nvme-setup sriov PF 3 2".  Namespace 2
  * of both drives is one shared image, so data written before a migration can
@@ -26,13 +29,12 @@
 #include "nvme_drv.h"
 #include "vf_pair.h"
 #include "lm_cmd.h"
+#include "lba_log.h"
 #include "../kselftest_harness.h"
 
 #define SHARED_NSID	2
 #define QSIZE		16
 #define NBUF		VF_PAIR_NBUF
-
-
 
 /* secondary controller ID of VF vfn of pf */
 static int scid_of(struct nvme_pf *pf, int vfn)
@@ -443,6 +445,269 @@ TEST_F(mig, injected_fault_fails_one_command)
 	EXPECT_EQ(0, lm_suspend(pf, self->p.scid[0], 1, false));
 	EXPECT_EQ(0, lm_resume(pf, self->p.scid[0]));
 	EXPECT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_read, 0, self->p.buf[0].iova));
+}
+
+/*
+ * Controller Data Queue asynchronous events (TP4159): one-shot events
+ * (type 4) on the PF's primary controller, info 0 when the queue's tail
+ * reaches the armed tail pointer trigger, info 1 when the entry that fills
+ * the queue is posted; completion dword 1 is the CDQID (the nvme driver
+ * traces dword 0 only).  The PF's nvme driver traces every event
+ * (nvme:nvme_async_event) and asks for the next one.
+ */
+#define LOCAL_NSID		1
+#define CDQ_ENTRIES		4
+#define AEN_EVENT		"/sys/kernel/tracing/events/nvme/nvme_async_event/enable"
+#define TRACE			"/sys/kernel/tracing/trace"
+#define AEN_CDQ_TRIGGER		0x000004	/* one-shot, tail pointer trigger */
+#define AEN_CDQ_FULL		0x000104	/* one-shot, queue full */
+#define MAX_AENS		16
+/* the device model's setting (lm-fault.c): CDW12 bit 0, raise no CDQ event */
+#define LM_FAULT_NO_CDQ_AEN	7
+
+FIXTURE(cdq) {
+	struct vf_pair p;
+	int log;
+	uint16_t cdqid;
+	int instance;		/* N of PF 0's /dev/nvmeN */
+	uint32_t lba;		/* next block to write */
+};
+
+FIXTURE_SETUP(cdq)
+{
+	struct vfio_nvme_lba_change rec;
+	struct nvme_id_ctrl id;
+	uint32_t hp;
+	int ret, fd;
+
+	self->log = -1;
+	ret = vf_pair_open(&self->p, "nvme_vfio_pci", LOCAL_NSID, QSIZE);
+	if (ret == -ENODEV)
+		SKIP(return, "needs two NVMe PFs with SR-IOV");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, nvme_identify_ctrl(self->p.pf[0].fd, &id));
+	if (!(le16toh(id.oacs) & LM_OACS_HMLMS))
+		SKIP(return, "PF %s has no host managed live migration", self->p.pf[0].bdf);
+	if (access(AEN_EVENT, W_OK))
+		SKIP(return, "no trace event nvme:nvme_async_event");
+	ASSERT_EQ(1, sscanf(self->p.pf[0].ctrl, "/dev/nvme%d", &self->instance));
+	ASSERT_EQ(0, sysfs_write(AEN_EVENT, "1"));
+	/* writing "" to the trace does not clear it; opening it with O_TRUNC does */
+	fd = open(TRACE, O_WRONLY | O_TRUNC);
+	ASSERT_LE(0, fd);
+	close(fd);
+
+	self->log = vfio_lba_log_start(&self->p.dev[0], CDQ_ENTRIES);
+	ASSERT_LE(0, self->log);
+	/* the FIRST entry: reading it hands its slot back (head 1, tail 1) */
+	for (int tries = 0; tries < 200; tries++) {
+		ret = vfio_lba_log_read(self->log, &rec, 1);
+		if (ret)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(1, ret);
+	ASSERT_EQ(VFIO_NVME_LBA_FIRST, rec.flags);
+	/* the driver's queue: the one CDQ ID the PF knows */
+	for (uint16_t q = 1; q < 64 && !self->cdqid; q++)
+		if (!lm_cdq_get_head(&self->p.pf[0], q, &hp))
+			self->cdqid = q;
+	ASSERT_NE(0, self->cdqid);
+	self->lba = 600;
+}
+
+FIXTURE_TEARDOWN(cdq)
+{
+	/* unknown to a model without it: then nothing was changed either */
+	lm_fault(&self->p.pf[0], 0, 0, LM_FAULT_NO_CDQ_AEN, 0, 0);
+	sysfs_write(AEN_EVENT, "0");
+	if (self->log >= 0)
+		close(self->log);
+	vf_pair_close(&self->p, false);
+}
+
+/* Set Features 21h: head pointer hp, tail pointer trigger tpt armed */
+static int cdq_arm(struct nvme_pf *pf, uint16_t cdqid, uint32_t hp, uint32_t tpt)
+{
+	int ret = nvme_admin_passthru(pf->fd, nvme_admin_set_features, 0, 0, 0, 0, 0,
+				      LM_FID_CDQ, 1u << 31 | cdqid, hp, tpt, 0, 0, 0,
+				      NULL, 0, NULL, 10000, NULL);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* Get Features 21h: the head pointer, the trigger and whether it is armed */
+static int cdq_get(struct nvme_pf *pf, uint16_t cdqid, uint32_t *hp, uint32_t *tpt,
+		   bool *etpt)
+{
+	uint32_t data[2] = {}, dw0 = 0;
+	int ret = nvme_admin_passthru(pf->fd, nvme_admin_get_features, 0, 0, 0, 0, 0,
+				      LM_FID_CDQ, cdqid, 0, 0, 0, 0, sizeof(data),
+				      data, 0, NULL, 10000, &dw0);
+
+	if (ret)
+		return ret < 0 ? -errno : ret;
+	*hp = le32toh(data[0]);
+	*tpt = le32toh(data[1]);
+	*etpt = dw0 >> 31;
+	return 0;
+}
+
+/* dword 0 of the one-shot events PF nvmeN reported, in order: their number */
+static int cdq_aens(int instance, uint32_t *res, int max)
+{
+	FILE *f = fopen(TRACE, "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *ev = strstr(line, " nvme_async_event: ");
+		unsigned int result;
+		int inst;
+
+		if (!ev || sscanf(ev, " nvme_async_event: nvme%d: NVME_AEN=%x",
+				  &inst, &result) != 2)
+			continue;
+		if (inst != instance || (result & 7) != 4)
+			continue;
+		if (n < max)
+			res[n] = result;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Wait (up to 10 s) until want one-shot events were reported: the number
+ * reported then.  The PF reports its events in the order it raised them,
+ * so once the last one a step expects is in, any it raised before are too.
+ */
+static int cdq_aens_wait(int instance, int want, uint32_t *res)
+{
+	int n = 0;
+
+	for (int tries = 0; tries < 1000; tries++) {
+		n = cdq_aens(instance, res, MAX_AENS);
+		if (n >= want)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+/* one write on the VF: the device posts one entry */
+static int cdq_write(FIXTURE_DATA(cdq) *self)
+{
+	return nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, self->lba++,
+				self->p.buf[0].iova);
+}
+
+/* read every record logged so far (the head then meets the tail): how many */
+static int cdq_drain(int log, struct vfio_nvme_lba_change *rec, int max)
+{
+	int n = 0, ret;
+
+	while (n < max && (ret = vfio_lba_log_read(log, rec + n, max - n)) > 0)
+		n += ret;
+	return n;
+}
+
+/*
+ * Armed, the entry that reaches the trigger raises exactly one event and
+ * disarms it; the next entries raise nothing until the one that fills the
+ * queue raises "full", although a one-shot event was reported before it
+ * and its log page (0) is never read.
+ */
+TEST_F(cdq, tail_pointer_trigger_fires_once_then_full)
+{
+	struct nvme_pf *pf = &self->p.pf[0];
+	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	uint32_t res[MAX_AENS], hp, tpt;
+	bool etpt;
+
+	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+	ASSERT_EQ(1, hp);
+	EXPECT_FALSE(etpt);
+	ASSERT_EQ(0, cdq_arm(pf, self->cdqid, hp, hp + 1));
+	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+	EXPECT_TRUE(etpt);
+	EXPECT_EQ(2, tpt);
+
+	ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(1, cdq_aens_wait(self->instance, 1, res));
+	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
+	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+	EXPECT_FALSE(etpt);
+	EXPECT_EQ(1, hp);
+
+	/* not armed: entry 2 raises nothing, entry 3 fills the queue */
+	ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(2, cdq_aens_wait(self->instance, 2, res));
+	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
+	EXPECT_EQ(AEN_CDQ_FULL, res[1]);
+	ASSERT_EQ(3, cdq_drain(self->log, rec, CDQ_ENTRIES));
+	EXPECT_EQ(0, rec[0].flags);
+	EXPECT_EQ(0, rec[1].flags);
+	EXPECT_TRUE(rec[2].flags & VFIO_NVME_LBA_OVERFLOW);
+}
+
+/* armed again after it fired, the trigger fires again: the event is not masked */
+TEST_F(cdq, tail_pointer_trigger_rearmed_fires_again)
+{
+	struct nvme_pf *pf = &self->p.pf[0];
+	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	uint32_t res[MAX_AENS], hp, tpt;
+	bool etpt;
+
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+		ASSERT_EQ(0, cdq_arm(pf, self->cdqid, hp, (hp + 1) % CDQ_ENTRIES));
+		ASSERT_EQ(0, cdq_write(self));
+		ASSERT_EQ(i + 1, cdq_aens_wait(self->instance, i + 1, res));
+		EXPECT_EQ(AEN_CDQ_TRIGGER, res[i]);
+		ASSERT_EQ(1, cdq_drain(self->log, rec, CDQ_ENTRIES));
+	}
+	/* head 3, tail 3: three more entries fill the queue */
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(3, cdq_aens_wait(self->instance, 3, res));
+	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
+	EXPECT_EQ(AEN_CDQ_TRIGGER, res[1]);
+	EXPECT_EQ(AEN_CDQ_FULL, res[2]);
+}
+
+/*
+ * The fault injection's "no CDQ events": the trigger is reached (and
+ * disarmed) and the queue fills, and nothing is reported; cleared, the
+ * device reports again.
+ */
+TEST_F(cdq, fault_suppresses_events)
+{
+	struct nvme_pf *pf = &self->p.pf[0];
+	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	uint32_t res[MAX_AENS], hp, tpt;
+	bool etpt;
+
+	ASSERT_EQ(0, lm_fault(pf, 0, 0, LM_FAULT_NO_CDQ_AEN, 1, 0));
+	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+	ASSERT_EQ(0, cdq_arm(pf, self->cdqid, hp, hp + 1));
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
+	EXPECT_FALSE(etpt);		/* reached, its event dropped */
+	ASSERT_EQ(3, cdq_drain(self->log, rec, CDQ_ENTRIES));
+	EXPECT_TRUE(rec[2].flags & VFIO_NVME_LBA_OVERFLOW);
+
+	/* cleared: the queue fills again (head 0, tail 0), now reported */
+	ASSERT_EQ(0, lm_fault(pf, 0, 0, LM_FAULT_NO_CDQ_AEN, 0, 0));
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(1, cdq_aens_wait(self->instance, 1, res));
+	EXPECT_EQ(AEN_CDQ_FULL, res[0]);
 }
 
 /* 64 KiB chunk i of the kernel driver test: 16 pattern blocks */

@@ -41,6 +41,12 @@ enum {
     NVME_LM_CDQ_FULL            = 0x013b,
 };
 
+/*
+ * Asynchronous events for CDQs: type one-shot (QEMU's AER mask never holds
+ * it back), log page 0, completion dword 1 the CDQID
+ */
+#define NVME_LM_AER_TYPE_ONE_SHOT   4
+
 #define NVME_LM_MAX_CDQS        8
 #define NVME_LM_MAX_MRTD        16     /* memory range tracking descriptors */
 

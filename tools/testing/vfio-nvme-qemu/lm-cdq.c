@@ -5,7 +5,10 @@
  * The Controller Data Queue command (create, delete) and Set / Get Features
  * 21h (head pointer, tail pointer trigger) for queues of type User Data
  * Migration Queue: they live in the PF's memory, one per migratable
- * controller, and log the LBAs its I/O commands change (lm-track.c).
+ * controller, and log the LBAs its I/O commands change (lm-track.c).  The
+ * PF's primary controller raises a one-shot asynchronous event when a
+ * posted entry brings the tail to the armed tail pointer trigger (which
+ * disarms it) and when it posts the entry that fills the queue.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -48,10 +51,20 @@ NvmeLmCdq *nvme_lm_cdq_for(NvmeCtrl *pf, uint16_t cntlid)
     return NULL;
 }
 
+/* one-shot event for q, completion dword 1 the CDQID */
+static void nvme_lm_cdq_event(NvmeCtrl *pf, NvmeLmCdq *q, uint8_t info)
+{
+    if (!pf->lm.no_cdq_aen) {
+        nvme_enqueue_event_dw1(pf, NVME_LM_AER_TYPE_ONE_SHOT, info, 0,
+                               q->cdqid);
+    }
+}
+
 /*
  * Post one entry.  The entry that fills the queue (at most entries - 1 are
  * unread) is turned into a "queue full" marker and nothing more is logged
  * until the host frees space: it must treat everything as changed since.
+ * Then the events: the tail pointer trigger, queue full.
  */
 void nvme_lm_udmq_post(NvmeCtrl *pf, NvmeLmCdq *q, uint32_t nsid,
                        uint64_t slba, uint32_t nlb, uint8_t esa,
@@ -59,6 +72,7 @@ void nvme_lm_udmq_post(NvmeCtrl *pf, NvmeLmCdq *q, uint32_t nsid,
 {
     NvmeLmUdmqEntry e = {};
     uint32_t next = (q->tail + 1) % q->entries;
+    bool fills = false;
 
     if (q->full) {
         if ((q->tail + 1) % q->entries == q->head) {
@@ -70,6 +84,7 @@ void nvme_lm_udmq_post(NvmeCtrl *pf, NvmeLmCdq *q, uint32_t nsid,
         esa = NVME_LM_ESA_FULL;
         lbaci = NVME_LM_LBACI_ALL;
         q->full = true;
+        fills = true;
     }
     e.nsid = cpu_to_le32(nsid);
     e.nlb = cpu_to_le32(nlb);
@@ -84,6 +99,14 @@ void nvme_lm_udmq_post(NvmeCtrl *pf, NvmeLmCdq *q, uint32_t nsid,
     q->tail = next;
     if (!q->tail) {
         q->phase ^= 1;
+    }
+    if (q->etpt && q->tail == q->tpt) {
+        q->etpt = false;
+        q->tpt = 0;
+        nvme_lm_cdq_event(pf, q, NVME_LM_AER_INFO_CDQ_TPT);
+    }
+    if (fills) {
+        nvme_lm_cdq_event(pf, q, NVME_LM_AER_INFO_CDQ_FULL);
     }
 }
 

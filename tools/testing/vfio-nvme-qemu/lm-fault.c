@@ -13,13 +13,15 @@
  * CDW10: opcode, select (bits 15:8, FFh any); CDW11: action; CDW12: status
  * or delay in ms; CDW13: count (at least 1); CDW14: commands to skip.
  *
- * Two more actions are settings of the primary controller, kept until
+ * Three more actions are settings of the primary controller, kept until
  * changed, that let tests exercise what real PFs differ in: VS_PAD makes
  * every vendor specific state saved CDW12 bytes larger (a multiple of 4,
  * at most 512 KiB), so a state spans several commands; FMTS with CDW12
  * bit 0 set lists a foreign NVMe-defined version and a foreign vendor
  * UUID before this model's own in Identify CNS 20h, as a PF supporting a
- * newer format would.
+ * newer format would; NO_CDQ_AEN with CDW12 bit 0 set raises none of the
+ * Controller Data Queue events (lm-cdq.c), as if each were lost, so that
+ * a host's fallback for a missed event can be tested.
  *
  * A command held by the delay can be aborted (Abort, SQID 0): it completes
  * at once with Command Abort Requested, as a host that gives up on a slow
@@ -74,6 +76,10 @@ uint16_t nvme_lm_fault_cmd(NvmeCtrl *n, NvmeRequest *req)
     }
     if (dw11 == NVME_LM_FAULT_FMTS) {
         n->lm.foreign_fmts = dw12 & 1;
+        return NVME_SUCCESS;
+    }
+    if (dw11 == NVME_LM_FAULT_NO_CDQ_AEN) {
+        n->lm.no_cdq_aen = dw12 & 1;
         return NVME_SUCCESS;
     }
     if (dw11 > NVME_LM_FAULT_NO_CSUP && dw11 != NVME_LM_FAULT_NO_VS_FMT) {

@@ -46,6 +46,10 @@ enum {
  * it back), log page 0, completion dword 1 the CDQID
  */
 #define NVME_LM_AER_TYPE_ONE_SHOT   4
+enum {
+    NVME_LM_AER_INFO_CDQ_TPT    = 0,   /* the tail reached the trigger */
+    NVME_LM_AER_INFO_CDQ_FULL   = 1,   /* the queue-full entry was posted */
+};
 
 #define NVME_LM_MAX_CDQS        8
 #define NVME_LM_MAX_MRTD        16     /* memory range tracking descriptors */
@@ -90,6 +94,7 @@ enum {
     NVME_LM_FAULT_VS_PAD  = 4,  /* vendor states saved carry CDW12 bytes more */
     NVME_LM_FAULT_FMTS    = 5,  /* CDW12 bit 0: list foreign formats first */
     NVME_LM_FAULT_NO_VS_FMT = 6, /* Identify CNS 20h lists no vendor format */
+    NVME_LM_FAULT_NO_CDQ_AEN = 7, /* setting: CDW12 bit 0, no CDQ events */
 };
 
 typedef struct NvmeLmRange {
@@ -116,6 +121,7 @@ typedef struct NvmeLmCtrl {
     NvmeLmFault fault;
     uint32_t    vs_pad;         /* NVME_LM_FAULT_VS_PAD */
     bool        foreign_fmts;   /* NVME_LM_FAULT_FMTS */
+    bool        no_cdq_aen;     /* NVME_LM_FAULT_NO_CDQ_AEN */
     QEMUTimer   *delay_timer;
     struct NvmeRequest *delayed_req;
 } NvmeLmCtrl;

@@ -490,7 +490,8 @@ FIXTURE_SETUP(cdq)
 		SKIP(return, "PF %s has no host managed live migration", self->p.pf[0].bdf);
 	if (access(AEN_EVENT, W_OK))
 		SKIP(return, "no trace event nvme:nvme_async_event");
-	ASSERT_EQ(1, sscanf(self->p.pf[0].ctrl, "/dev/nvme%d", &self->instance));
+	ASSERT_EQ(0, strncmp(self->p.pf[0].ctrl, "/dev/nvme", 9));
+	self->instance = atoi(self->p.pf[0].ctrl + 9);
 	ASSERT_EQ(0, sysfs_write(AEN_EVENT, "1"));
 	/* writing "" to the trace does not clear it; opening it with O_TRUNC does */
 	fd = open(TRACE, O_WRONLY | O_TRUNC);
@@ -599,10 +600,9 @@ static int cdq_aens_wait(int instance, int want, uint32_t *res)
 }
 
 /* one write on the VF: the device posts one entry */
-static int cdq_write(FIXTURE_DATA(cdq) *self)
+static int cdq_write(struct vf_pair *p, uint32_t *lba)
 {
-	return nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, self->lba++,
-				self->p.buf[0].iova);
+	return nvme_drv_io_sync(&p->drv, nvme_cmd_write, (*lba)++, p->buf[0].iova);
 }
 
 /* read every record logged so far (the head then meets the tail): how many */
@@ -636,7 +636,7 @@ TEST_F(cdq, tail_pointer_trigger_fires_once_then_full)
 	EXPECT_TRUE(etpt);
 	EXPECT_EQ(2, tpt);
 
-	ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(1, cdq_aens_wait(self->instance, 1, res));
 	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
 	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
@@ -644,8 +644,8 @@ TEST_F(cdq, tail_pointer_trigger_fires_once_then_full)
 	EXPECT_EQ(1, hp);
 
 	/* not armed: entry 2 raises nothing, entry 3 fills the queue */
-	ASSERT_EQ(0, cdq_write(self));
-	ASSERT_EQ(0, cdq_write(self));
+	ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
+	ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(2, cdq_aens_wait(self->instance, 2, res));
 	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
 	EXPECT_EQ(AEN_CDQ_FULL, res[1]);
@@ -666,14 +666,14 @@ TEST_F(cdq, tail_pointer_trigger_rearmed_fires_again)
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
 		ASSERT_EQ(0, cdq_arm(pf, self->cdqid, hp, (hp + 1) % CDQ_ENTRIES));
-		ASSERT_EQ(0, cdq_write(self));
+		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 		ASSERT_EQ(i + 1, cdq_aens_wait(self->instance, i + 1, res));
 		EXPECT_EQ(AEN_CDQ_TRIGGER, res[i]);
 		ASSERT_EQ(1, cdq_drain(self->log, rec, CDQ_ENTRIES));
 	}
 	/* head 3, tail 3: three more entries fill the queue */
 	for (int i = 0; i < 3; i++)
-		ASSERT_EQ(0, cdq_write(self));
+		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(3, cdq_aens_wait(self->instance, 3, res));
 	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
 	EXPECT_EQ(AEN_CDQ_TRIGGER, res[1]);
@@ -696,7 +696,7 @@ TEST_F(cdq, fault_suppresses_events)
 	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
 	ASSERT_EQ(0, cdq_arm(pf, self->cdqid, hp, hp + 1));
 	for (int i = 0; i < 3; i++)
-		ASSERT_EQ(0, cdq_write(self));
+		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
 	EXPECT_FALSE(etpt);		/* reached, its event dropped */
 	ASSERT_EQ(3, cdq_drain(self->log, rec, CDQ_ENTRIES));
@@ -705,7 +705,7 @@ TEST_F(cdq, fault_suppresses_events)
 	/* cleared: the queue fills again (head 0, tail 0), now reported */
 	ASSERT_EQ(0, lm_fault(pf, 0, 0, LM_FAULT_NO_CDQ_AEN, 0, 0));
 	for (int i = 0; i < 3; i++)
-		ASSERT_EQ(0, cdq_write(self));
+		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(1, cdq_aens_wait(self->instance, 1, res));
 	EXPECT_EQ(AEN_CDQ_FULL, res[0]);
 }

@@ -473,9 +473,11 @@ FIXTURE(cdq) {
 	uint32_t lba;		/* next block to write */
 };
 
+static int cdq_disarm(struct nvme_pf *pf, uint16_t cdqid);
+
 FIXTURE_SETUP(cdq)
 {
-	struct vfio_nvme_lba_change rec;
+	struct nvme_lm_log_rec rec;
 	struct nvme_id_ctrl id;
 	uint32_t hp;
 	int ret, fd;
@@ -498,22 +500,20 @@ FIXTURE_SETUP(cdq)
 	ASSERT_LE(0, fd);
 	close(fd);
 
-	self->log = vfio_lba_log_start(&self->p.dev[0], CDQ_ENTRIES);
+	/* the host administrator's log of VF 1 (virtfn0) of PF 0 */
+	self->log = lm_log_open(self->p.pf[0].fd, 0, 0, CDQ_ENTRIES, 0);
 	ASSERT_LE(0, self->log);
+	ASSERT_EQ(0, lm_log_nonblock(self->log, true));
 	/* the FIRST entry: reading it hands its slot back (head 1, tail 1) */
-	for (int tries = 0; tries < 200; tries++) {
-		ret = vfio_lba_log_read(self->log, &rec, 1);
-		if (ret)
-			break;
-		usleep(10000);
-	}
-	ASSERT_EQ(1, ret);
-	ASSERT_EQ(VFIO_NVME_LBA_FIRST, rec.flags);
+	ASSERT_EQ(1, lm_log_read_wait(self->log, &rec, 1, 2000));
+	ASSERT_EQ(NVME_LM_LOG_FIRST, rec.flags);
 	/* the driver's queue: the one CDQ ID the PF knows */
 	for (uint16_t q = 1; q < 64 && !self->cdqid; q++)
 		if (!lm_cdq_get_head(&self->p.pf[0], q, &hp))
 			self->cdqid = q;
 	ASSERT_NE(0, self->cdqid);
+	/* the driver's read armed the trigger for its next entry: these tests arm it */
+	ASSERT_EQ(0, cdq_disarm(&self->p.pf[0], self->cdqid));
 	self->lba = 600;
 }
 
@@ -538,6 +538,23 @@ static int cdq_arm(struct nvme_pf *pf, uint16_t cdqid, uint32_t hp, uint32_t tpt
 }
 
 /* Get Features 21h: the head pointer, the trigger and whether it is armed */
+static int cdq_get(struct nvme_pf *pf, uint16_t cdqid, uint32_t *hp, uint32_t *tpt,
+		   bool *etpt);
+
+/* Set Features 21h with the head pointer as it is, the trigger not armed */
+static int cdq_disarm(struct nvme_pf *pf, uint16_t cdqid)
+{
+	uint32_t hp, tpt;
+	bool etpt;
+	int ret = cdq_get(pf, cdqid, &hp, &tpt, &etpt);
+
+	if (ret)
+		return ret;
+	ret = nvme_admin_passthru(pf->fd, nvme_admin_set_features, 0, 0, 0, 0, 0,
+				  LM_FID_CDQ, cdqid, hp, 0, 0, 0, 0, NULL, 0, NULL, 10000, NULL);
+	return ret < 0 ? -errno : ret;
+}
+
 static int cdq_get(struct nvme_pf *pf, uint16_t cdqid, uint32_t *hp, uint32_t *tpt,
 		   bool *etpt)
 {
@@ -605,14 +622,20 @@ static int cdq_write(struct vf_pair *p, uint32_t *lba)
 	return nvme_drv_io_sync(&p->drv, nvme_cmd_write, (*lba)++, p->buf[0].iova);
 }
 
-/* read every record logged so far (the head then meets the tail): how many */
-static int cdq_drain(int log, struct vfio_nvme_lba_change *rec, int max)
+/*
+ * Read every record logged so far (the head then meets the tail): how
+ * many.  The driver's reads arm the trigger for their next entry; these
+ * tests arm it themselves, so it is disarmed again.
+ */
+static int cdq_drain(struct nvme_pf *pf, uint16_t cdqid, int log,
+		     struct nvme_lm_log_rec *rec, int max)
 {
 	int n = 0, ret;
 
-	while (n < max && (ret = vfio_lba_log_read(log, rec + n, max - n)) > 0)
+	while (n < max && (ret = lm_log_read(log, rec + n, max - n)) > 0)
 		n += ret;
-	return n;
+	ret = cdq_disarm(pf, cdqid);
+	return ret ? ret : n;
 }
 
 /*
@@ -624,7 +647,7 @@ static int cdq_drain(int log, struct vfio_nvme_lba_change *rec, int max)
 TEST_F(cdq, tail_pointer_trigger_fires_once_then_full)
 {
 	struct nvme_pf *pf = &self->p.pf[0];
-	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	struct nvme_lm_log_rec rec[2 * CDQ_ENTRIES];
 	uint32_t res[MAX_AENS], hp, tpt;
 	bool etpt;
 
@@ -649,17 +672,19 @@ TEST_F(cdq, tail_pointer_trigger_fires_once_then_full)
 	ASSERT_EQ(2, cdq_aens_wait(self->instance, 2, res));
 	EXPECT_EQ(AEN_CDQ_TRIGGER, res[0]);
 	EXPECT_EQ(AEN_CDQ_FULL, res[1]);
-	ASSERT_EQ(3, cdq_drain(self->log, rec, CDQ_ENTRIES));
+	/* the driver restarts logging after the overflow: a FIRST follows */
+	ASSERT_EQ(4, cdq_drain(pf, self->cdqid, self->log, rec, 2 * CDQ_ENTRIES));
 	EXPECT_EQ(0, rec[0].flags);
 	EXPECT_EQ(0, rec[1].flags);
-	EXPECT_TRUE(rec[2].flags & VFIO_NVME_LBA_OVERFLOW);
+	EXPECT_TRUE(rec[2].flags & NVME_LM_LOG_OVERFLOW);
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[3].flags);
 }
 
 /* armed again after it fired, the trigger fires again: the event is not masked */
 TEST_F(cdq, tail_pointer_trigger_rearmed_fires_again)
 {
 	struct nvme_pf *pf = &self->p.pf[0];
-	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	struct nvme_lm_log_rec rec[2 * CDQ_ENTRIES];
 	uint32_t res[MAX_AENS], hp, tpt;
 	bool etpt;
 
@@ -669,7 +694,7 @@ TEST_F(cdq, tail_pointer_trigger_rearmed_fires_again)
 		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 		ASSERT_EQ(i + 1, cdq_aens_wait(self->instance, i + 1, res));
 		EXPECT_EQ(AEN_CDQ_TRIGGER, res[i]);
-		ASSERT_EQ(1, cdq_drain(self->log, rec, CDQ_ENTRIES));
+		ASSERT_EQ(1, cdq_drain(pf, self->cdqid, self->log, rec, 2 * CDQ_ENTRIES));
 	}
 	/* head 3, tail 3: three more entries fill the queue */
 	for (int i = 0; i < 3; i++)
@@ -688,7 +713,7 @@ TEST_F(cdq, tail_pointer_trigger_rearmed_fires_again)
 TEST_F(cdq, fault_suppresses_events)
 {
 	struct nvme_pf *pf = &self->p.pf[0];
-	struct vfio_nvme_lba_change rec[CDQ_ENTRIES];
+	struct nvme_lm_log_rec rec[2 * CDQ_ENTRIES];
 	uint32_t res[MAX_AENS], hp, tpt;
 	bool etpt;
 
@@ -699,10 +724,11 @@ TEST_F(cdq, fault_suppresses_events)
 		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));
 	ASSERT_EQ(0, cdq_get(pf, self->cdqid, &hp, &tpt, &etpt));
 	EXPECT_FALSE(etpt);		/* reached, its event dropped */
-	ASSERT_EQ(3, cdq_drain(self->log, rec, CDQ_ENTRIES));
-	EXPECT_TRUE(rec[2].flags & VFIO_NVME_LBA_OVERFLOW);
+	ASSERT_EQ(4, cdq_drain(pf, self->cdqid, self->log, rec, 2 * CDQ_ENTRIES));
+	EXPECT_TRUE(rec[2].flags & NVME_LM_LOG_OVERFLOW);
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[3].flags);
 
-	/* cleared: the queue fills again (head 0, tail 0), now reported */
+	/* cleared: the queue fills again (the driver's restart took 2 slots), now reported */
 	ASSERT_EQ(0, lm_fault(pf, 0, 0, LM_FAULT_NO_CDQ_AEN, 0, 0));
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(0, cdq_write(&self->p, &self->lba));

@@ -65,8 +65,9 @@ struct nvme_lm_log_open {
  *             is reported (after OVERFLOW: copy everything again from here)
  *  SUSPENDED  the VF's controller was suspended: every write it completed
  *             is in a record before this one, and nothing the controller
- *             logged after the suspend (such as the FIRST of its resume).  With NVME_LM_LOG_GATE, the
- *             migration waits until this record's @seq is acknowledged.
+ *             logged after the suspend (such as the FIRST of its resume).
+ *             With NVME_LM_LOG_GATE, the migration waits until this
+ *             record's @seq is acknowledged.
  *  OVERFLOW   the queue filled up and changes were not recorded until
  *             logging started again (a FIRST follows); comes with
  *             NVME_LM_LOG_ALL and @nsid 0

@@ -38,6 +38,7 @@
 #include "vfio_nvme.h"
 #include "vfio_mig.h"
 #include "l2_console.h"
+#include "lba_log.h"
 #include "../kselftest_harness.h"
 
 #define ROOT		"/libvirt"
@@ -251,15 +252,16 @@ static void migrate_args(char *buf, size_t len, int to, const char *opts)
  * virsh migrate --live from host from to host to, the destination's XML
  * naming its own VF; 0 or virsh's exit status.
  */
-static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self, int from,
-		       int to, const char *dst_bdf, enum assign assign)
+static int dom_migrate_ns(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self,
+			  int from, int to, const char *dst_bdf, enum assign assign, int nsid,
+			  const char *extra)
 {
-	char out[4096], xml[128], opts[128], args[512];
+	char out[4096], xml[128], opts[256], args[640];
 	double t0;
 	int ret;
 
 	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[to]);
-	if (domain_xml(xml, dst_bdf, to, assign, !self->dma_logging, 2))
+	if (domain_xml(xml, dst_bdf, to, assign, !self->dma_logging, nsid))
 		return -EIO;
 	t0 = now_ms();
 	ret = max_downtime(from, out, sizeof(out));
@@ -267,7 +269,8 @@ static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self
 		TH_LOG("virsh migrate-setmaxdowntime on %s: %s", host[from], out);
 		return ret;
 	}
-	snprintf(opts, sizeof(opts), "--persistent --persistent-xml " SHARED "/%s.xml", host[to]);
+	snprintf(opts, sizeof(opts), "--persistent --persistent-xml " SHARED "/%s.xml %s",
+		 host[to], extra);
 	migrate_args(args, sizeof(args), to, opts);
 	ret = virsh(out, sizeof(out), from, "%s", args);
 	if (ret)
@@ -276,6 +279,12 @@ static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self
 		TH_LOG("virsh migrate %s -> %s: %.1f s", host[from], host[to],
 		       (now_ms() - t0) / 1000);
 	return ret;
+}
+
+static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self, int from,
+		       int to, const char *dst_bdf, enum assign assign)
+{
+	return dom_migrate_ns(_metadata, self, from, to, dst_bdf, assign, 2, "");
 }
 
 /* both libvirt hosts answer */
@@ -496,6 +505,163 @@ TEST_F_TIMEOUT(lv, plain_hostdev_without_dma_logging_is_refused, 600)
 	dom_state(A, state, sizeof(state));
 	EXPECT_STREQ("running", state);
 	EXPECT_LT(0, guest_wait_past(_metadata, A, io + 256));
+}
+
+/*
+ * Local storage: the domain's namespace 1 lives on PF 0's drive only.  The
+ * operator's nvme-vfio-copy runs beside an unmodified `virsh migrate --live`
+ * and copies it to namespace 1 of PF 1's drive; its gate holds the end of
+ * the VF's migration stream until every change is there.
+ */
+#define COPY_TOOL	"/selftests/nvme-vfio-copy"
+#define COPY_OUT	"/tmp/nvme-vfio-copy.out"
+
+/* the copy tool for VF 1 of PF 0 to PF 1's namespace 1, in the background: its pid */
+static pid_t copy_start(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self,
+			char *src_ns, char *dst_ns, size_t len)
+{
+	const char *src = self->pf[0].ctrl + 5, *dst = self->pf[1].ctrl + 5;
+	pid_t pid;
+	int fd;
+
+	if (nvme_ns_bdev(src, 1, src_ns, len) || nvme_ns_bdev(dst, 1, dst_ns, len))
+		return -ENODEV;
+	pid = fork();
+	if (pid)
+		return pid;
+	fd = open(COPY_OUT, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	/* VF 1 is the PF's virtfn0; 60 s: the final copy runs in the rig's TCG */
+	execl(COPY_TOOL, COPY_TOOL, "--ack-timeout", "60000", src, "0", "1", dst_ns, NULL);
+	_exit(127);
+}
+
+/* wait until the tool's output has what; false if it ended or took too long */
+static bool copy_wait_for(pid_t pid, const char *what)
+{
+	char out[16384];
+	int fd;
+
+	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
+		ssize_t n = -1;
+
+		fd = open(COPY_OUT, O_RDONLY);
+		if (fd >= 0) {
+			n = read(fd, out, sizeof(out) - 1);
+			close(fd);
+		}
+		out[n > 0 ? n : 0] = 0;
+		if (strstr(out, what))
+			return true;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+	}
+	return false;
+}
+
+/* the tool's output, to the test's log */
+static void copy_log(struct __test_metadata *_metadata)
+{
+	char out[4096];
+
+	if (!run(out, sizeof(out), "grep -v '^\\[' " COPY_OUT " | tail -8"))
+		TH_LOG("nvme-vfio-copy: %s", out);
+}
+
+/* the tool's exit status, waiting up to WAIT_MS; -1 if it does not end */
+static int copy_status(pid_t pid)
+{
+	int st;
+
+	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(100000))
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+TEST_F_TIMEOUT(lv, local_namespace_copied_with_tool, 900)
+{
+	char src_ns[64], dst_ns[64], out[4096];
+	struct l2_console con;
+	uint64_t diff = 0;
+	long long io, dt;
+	pid_t copy;
+
+	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[0], MANAGED, 1));
+	io = guest_wait_past(_metadata, A, 256);
+	ASSERT_LT(0, io);
+	copy = copy_start(_metadata, self, src_ns, dst_ns, sizeof(src_ns));
+	ASSERT_LT(0, copy);
+	ASSERT_TRUE(copy_wait_for(copy, "bulk copy done")) copy_log(_metadata);
+	TH_LOG("copying %s to %s beside the migration", src_ns, dst_ns);
+
+	/* --suspend: the destination stays paused, its VF has not run yet */
+	ASSERT_EQ(0, dom_migrate_ns(_metadata, self, A, B, self->vf[1], MANAGED, 1, "--suspend"));
+	EXPECT_EQ(0, copy_status(copy));
+	copy_log(_metadata);
+	EXPECT_EQ(1, bdev_compare(src_ns, dst_ns, &diff))
+		TH_LOG("the namespaces differ from byte %llu", (unsigned long long)diff);
+	dt = job_stat(A, "downtime");
+	TH_LOG("downtime with the final copy: %lld ms", dt);
+
+	ASSERT_EQ(0, virsh(out, sizeof(out), B, "resume " DOM)) TH_LOG("%s", out);
+	assert_moved(_metadata, A, B);
+	serial_path(out, sizeof(out), B);
+	l2_console_scan(out, &con);
+	EXPECT_STREQ("", con.fail);
+}
+
+/*
+ * The tool killed during the migration: the gate the migration began with
+ * is gone, so the stream fails at its end and the domain runs on on A.
+ */
+TEST_F_TIMEOUT(lv, copy_tool_killed_fails_migration, 900)
+{
+	char src_ns[64], dst_ns[64], out[4096], xml[128], cmd[1024], args[512], state[64];
+	long long io;
+	pid_t copy, mig;
+	int st;
+
+	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[0], MANAGED, 1));
+	io = guest_wait_past(_metadata, A, 256);
+	ASSERT_LT(0, io);
+	copy = copy_start(_metadata, self, src_ns, dst_ns, sizeof(src_ns));
+	ASSERT_LT(0, copy);
+	ASSERT_TRUE(copy_wait_for(copy, "bulk copy done")) copy_log(_metadata);
+
+	/* 1 MiB/s: the 32 MiB guest takes half a minute, time to kill the tool */
+	ASSERT_EQ(0, max_downtime(A, out, sizeof(out))) TH_LOG("%s", out);
+	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
+	ASSERT_EQ(0, domain_xml(xml, self->vf[1], B, MANAGED, !self->dma_logging, 1));
+	migrate_args(args, sizeof(args), B, "--bandwidth 1");
+	snprintf(cmd, sizeof(cmd), VIRSH " -c \"$(" HOSTS " uri A)\" %s > " OUT "/migrate.out 2>&1",
+		 args);
+	mig = fork();
+	ASSERT_LE(0, mig);
+	if (!mig) {
+		execl("/bin/sh", "sh", "-c", cmd, NULL);
+		_exit(127);
+	}
+	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
+		if (!virsh(out, sizeof(out), A, "domjobinfo " DOM) && strstr(out, "Unbounded"))
+			break;
+	}
+	kill(copy, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, copy_status(copy));
+	/* full speed now: the migration reaches its end, where the gate fails it */
+	virsh(NULL, 0, A, "migrate-setspeed " DOM " 8192");
+	ASSERT_EQ(mig, waitpid(mig, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st));
+	run(out, sizeof(out), "tail -3 " OUT "/migrate.out");
+	TH_LOG("virsh migrate: %s", out);
+	dom_state(A, state, sizeof(state));
+	EXPECT_STREQ("running", state);
+	dom_state(B, state, sizeof(state));
+	EXPECT_STRNE("running", state);
+	EXPECT_LT(0, guest_wait_past(_metadata, A, io + 512));
 }
 
 TEST_HARNESS_MAIN

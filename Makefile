@@ -146,7 +146,8 @@ check: $(foreach k,$(filter-out package,$(CHECK_KERNELS)),$(INITRD_$(k))) qemu \
 		if [ $$k = package ]; then \
 			echo "installing the package in a Debian root; log: $(LOGDIR)/package.log"; \
 			rm -f $(PKG_INITRD); \
-			$(RIG)/test-dkms-package.sh $(B)/deb/*.deb $(PKGROOT) > $(LOGDIR)/package.log 2>&1 && \
+			$(RIG)/test-dkms-package.sh $(B)/deb/nvme-vfio-pci-dkms_*.deb $(PKGROOT) \
+				$(B)/deb/nvme-vfio-tools_*.deb > $(LOGDIR)/package.log 2>&1 && \
 			NVME_VFIO_CHECK=$(PKGROOT)/usr/sbin/nvme-vfio-check VMM_ROOT= L2_GUEST= LIBVIRT_ROOT= \
 				$(RIG)/mkinitramfs.sh $(PKG_INITRD) $(PKGROOT) $(KREL) - -- $(B)/selftests \
 				>> $(LOGDIR)/package.log 2>&1 || \

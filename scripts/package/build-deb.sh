@@ -40,8 +40,12 @@ cp scripts/package/dkms/Makefile "$S/dkms-source/"
 find "$B/linux/drivers/nvme/host" -maxdepth 1 -type f \( -name '*.[ch]' -o -name Makefile -o -name Kconfig \) \
 	-exec cp {} "$S/dkms-source/nvme-host/" \;
 cp tools/nvme-vfio/nvme-vfio-check tools/nvme-vfio/nvme-vfio-check.8 "$S/tools/"
+# nvme-vfio-tools: the copy tool's source and the uAPI header it includes
+cp tools/nvme-vfio/nvme-vfio-copy.c tools/nvme-vfio/nvme-vfio-copy.8 tools/nvme-vfio/Makefile "$S/tools/"
+mkdir -p "$S/tools/uapi/linux"
+cp include/uapi/linux/nvme_lm_log.h "$S/tools/uapi/linux/"
 cp Documentation/driver-api/vfio-nvme.rst "$S/Documentation/driver-api/"
 
 (cd "$S" && dpkg-buildpackage -b -us -uc) > "$OUT/build.log" 2>&1 ||
 	{ tail -30 "$OUT/build.log"; echo "build-deb.sh: dpkg-buildpackage failed ($OUT/build.log)" >&2; exit 1; }
-ls "$OUT"/nvme-vfio-pci-dkms_*_all.deb
+ls "$OUT"/nvme-vfio-pci-dkms_*_all.deb "$OUT"/nvme-vfio-tools_*.deb

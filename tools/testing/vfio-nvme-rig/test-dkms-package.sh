@@ -4,8 +4,9 @@
 # (mmdebstrap) with Debian's 6.12.117 kernel and its headers, `apt install ./the.deb` lets DKMS
 # build the modules; then what the package installed is checked, kept for the rig's "package"
 # guest (the Debian kernel booted with these modules, see the Makefile's check), and
-# `apt remove` must bring the stock nvme modules back.
-# usage: test-dkms-package.sh DEB OUTDIR
+# `apt remove` must bring the stock nvme modules back.  TOOLS_DEB, nvme-vfio-tools (the copy
+# tool), is checked with lintian, installed, and must run.
+# usage: test-dkms-package.sh DEB OUTDIR [TOOLS_DEB]
 #
 # Prints one "RESULT ok|not ok package: ..." line per case (tap-summary.sh).  OUTDIR gets the
 # root's /boot/vmlinuz, its /lib/modules/$KREL with the package's modules, and the package's
@@ -15,7 +16,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 DEB=$(readlink -f "${1:?usage: test-dkms-package.sh DEB OUTDIR}")
-OUT=${2:?usage: test-dkms-package.sh DEB OUTDIR}
+OUT=${2:?usage: test-dkms-package.sh DEB OUTDIR [TOOLS_DEB]}
+TOOLS_DEB=${3:+$(readlink -f "$3")}
 command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (tools/testing/vfio-nvme-rig/deps.sh)"
 [ "$(id -u)" = 0 ] || die "test-dkms-package.sh runs mmdebstrap and chroot as root"
 PKG=nvme-vfio-pci-dkms
@@ -114,6 +116,20 @@ rc=0
 out=$(in_root dkms build -m nvme-vfio-pci -v "$VER" -k "${KREL%-amd64}-rt-amd64" 2>&1) && rc=1
 grep -qi "headers .*cannot be found\|headers for kernel .* not" <<< "$out" || rc=1
 result "DKMS refuses to build for ${KREL%-amd64}-rt-amd64, whose headers are not installed" $rc "$out"
+
+# the copy tool's package: lintian, installs with its dependencies (libnvme), runs
+if [ -n "$TOOLS_DEB" ]; then
+	rc=0
+	out=$(lintian --fail-on error,warning "$TOOLS_DEB" 2>&1) || rc=$?
+	out=$(grep -v 'running with root privileges' <<< "$out" || true)
+	result "lintian reports no error or warning for $(basename "$TOOLS_DEB")" $rc "$out"
+	cp "$TOOLS_DEB" "$R/tmp/"
+	rc=0
+	out=$(in_root apt-get install -y -q "/tmp/$(basename "$TOOLS_DEB")" 2>&1) || rc=$?
+	out+=$'\n'$(in_root nvme-vfio-copy --help 2>&1) || rc=1
+	[ -e "$R/usr/share/man/man8/nvme-vfio-copy.8.gz" ] || { rc=1; out+=$'\n'"no man page"; }
+	result "apt install ./$(basename "$TOOLS_DEB"): nvme-vfio-copy runs, with its man page" $rc "$out"
+fi
 
 # keep what the package installed for the guest
 rm -rf "$OUT"

@@ -48,8 +48,8 @@ int nvme_lm_track_recv(struct nvme_lm_vf *lm, u64 start, bool clear,
 struct nvme_lm_log;
 struct wait_queue_entry;
 
-u64 nvme_lm_gate_id(struct nvme_lm_vf *lm);
-struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id);
+struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm);
+void nvme_lm_gate_forget(struct nvme_lm_vf *lm);
 int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock);
 bool nvme_lm_gate_ready(struct nvme_lm_log *gate);
 void nvme_lm_gate_watch(struct nvme_lm_log *gate, struct wait_queue_entry *wait);

@@ -487,10 +487,15 @@ static int take_record(struct copy *c, const struct nvme_lm_log_rec *r)
 	}
 	if (f & NVME_LM_LOG_FIRST) {
 		if (c->overflowed) {
-			/* every change from here on is logged: copy everything once more */
+			/*
+			 * every change from here on is logged: copy everything
+			 * once more.  The pass goes on where it is (the blocks
+			 * behind it are the next pass's): starting it over at
+			 * every overflow would never end one while the queue
+			 * keeps overflowing.
+			 */
 			c->overflowed = false;
 			mark_all(c);
-			c->pos = 0;
 		}
 		if (c->phase == FINAL || c->phase == ACKED) {
 			say("the VF resumed on the source (record %llu): the migration failed%s",

@@ -65,6 +65,9 @@
  * @logs: the open logs (struct nvme_lm_log.node)
  * @next_id: the ID of the next log; IDs are never reused
  * @removed: the PF is going away: no new log
+ * @copy_wanted: the VFs (by secondary controller ID) whose migration needs
+ *	a gated log's copy: a log opened with NVME_LM_LOG_GATE marks its VF
+ *	until the VF's VFIO device is closed or a log without it is opened
  * @tick: looks at the open logs' queues in host memory (the fallback for a
  *	lost or missing asynchronous event) and at their gates' deadlines
  */
@@ -74,6 +77,7 @@ struct nvme_lm_pf {
 	struct list_head logs;
 	u64 next_id;
 	bool removed;
+	struct xarray copy_wanted;
 	struct delayed_work tick;
 };
 
@@ -100,7 +104,8 @@ struct nvme_lm_pf {
  * @q: the queue; NULL once ended
  * @err: the log broke with this errno, reported once the records are read
  * @closed: the file was released
- * @restart: the queue overflowed: restart logging once it is empty
+ * @restart: the queue overflowed: restart logging (not while suspended)
+ * @vf_suspended: the VF's controller is suspended
  * @seq: the last record's number
  * @read_seq: the last record read
  * @acked: the last record acknowledged
@@ -143,6 +148,7 @@ struct nvme_lm_log {
 	int err;
 	bool closed;
 	bool restart;
+	bool vf_suspended;
 	u64 seq;
 	u64 read_seq;
 	u64 acked;
@@ -212,6 +218,7 @@ struct nvme_lm_pf *nvme_lm_pf_alloc(void)
 		return NULL;
 	mutex_init(&pf->lock);
 	spin_lock_init(&pf->irq_lock);
+	xa_init(&pf->copy_wanted);
 	INIT_LIST_HEAD(&pf->logs);
 	INIT_DELAYED_WORK(&pf->tick, nvme_lm_pf_tick);
 	return pf;
@@ -227,6 +234,7 @@ void nvme_lm_pf_free(struct nvme_lm_pf *pf)
 		return;
 	WARN_ON(!list_empty(&pf->logs));
 	cancel_delayed_work_sync(&pf->tick);
+	xa_destroy(&pf->copy_wanted);
 	mutex_destroy(&pf->lock);
 	kfree(pf);
 }
@@ -471,7 +479,7 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 		return;
 	}
 	/* the queue has room again (the head moved): log from here on */
-	if (log->restart)
+	if (log->restart && !log->vf_suspended)
 		nvme_lm_log_restart(log);
 }
 
@@ -752,7 +760,11 @@ static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 	return log;
 }
 
-/* on the PF's list, with an ID; -EBUSY if the VF has a log */
+/*
+ * On the PF's list, with an ID; -EBUSY if the VF has a log.  A gated log
+ * marks its VF as needing the copy for its migrations (until the VF's VFIO
+ * device is closed), a log without the gate unmarks it.
+ */
 static int nvme_lm_log_add_to_pf(struct nvme_lm_log *log)
 {
 	struct nvme_lm_pf *pf = log->pf;
@@ -763,6 +775,11 @@ static int nvme_lm_log_add_to_pf(struct nvme_lm_log *log)
 		ret = -ENODEV;
 	else if (nvme_lm_pf_find(pf, log->cntlid))
 		ret = -EBUSY;
+	if (!ret && log->gate)
+		ret = xa_err(xa_store(&pf->copy_wanted, log->cntlid, xa_mk_value(1),
+				      GFP_KERNEL));
+	else if (!ret)
+		xa_erase(&pf->copy_wanted, log->cntlid);
 	if (!ret) {
 		log->id = ++pf->next_id;
 		nvme_lm_pf_list(log, true);
@@ -885,6 +902,7 @@ void nvme_lm_log_suspended(struct nvme_lm_vf *lm)
 	if (!log)
 		return;
 	mutex_lock(&log->lock);
+	log->vf_suspended = true;
 	nvme_lm_log_mark_suspend(log);
 	mutex_unlock(&log->lock);
 	nvme_lm_log_wake(log);
@@ -892,59 +910,53 @@ void nvme_lm_log_suspended(struct nvme_lm_vf *lm)
 }
 
 /**
- * nvme_lm_gate_id() - which gated log the VF's migration begins with
+ * nvme_lm_log_resumed() - the VF's controller runs again
  * @lm: the VF's handle
  *
- * A variant driver asks when a migration begins and passes the answer to
- * nvme_lm_gate_get() when the stream is to end: a log that was closed or
- * replaced in between fails the gate.
- *
- * Return: the ID of the VF's log opened with NVME_LM_LOG_GATE, 0 if none.
+ * A restart of logging after an overflow, which a suspended controller
+ * refuses, may be sent again.
  */
-u64 nvme_lm_gate_id(struct nvme_lm_vf *lm)
+void nvme_lm_log_resumed(struct nvme_lm_vf *lm)
 {
 	struct nvme_lm_log *log = nvme_lm_log_of(lm);
-	u64 id = 0;
 
 	if (!log)
-		return 0;
-	if (log->gate)
-		id = log->id;
+		return;
+	mutex_lock(&log->lock);
+	log->vf_suspended = false;
+	mutex_unlock(&log->lock);
+	nvme_lm_log_wake(log);
 	kref_put(&log->ref, nvme_lm_log_free);
-	return id;
 }
-EXPORT_SYMBOL_GPL(nvme_lm_gate_id);
 
 /**
  * nvme_lm_gate_get() - the gate the VF's migration stream must pass to end
  * @lm: the VF's handle; the VF's controller is suspended
- * @id: what nvme_lm_gate_id() said when the migration began
  *
- * A log opened during the migration counts too: its owner copies everything
- * from its FIRST record on.  Each stream passes on its own acknowledgment:
- * if an earlier stream of the same suspend passed (the VMM saves the
- * stopped VF again), the log gets a new SUSPENDED record.  The log's
- * timeout runs from here.
+ * The VF's open gated log, whenever it was opened (its owner copies
+ * everything from its FIRST record on, which precedes the suspend: a
+ * suspended controller refuses to start logging).  Each stream passes on
+ * its own acknowledgment: if an earlier stream of the same suspend passed
+ * (the VMM saves the stopped VF again), the log gets a new SUSPENDED
+ * record.  The log's timeout runs from here.
  *
- * Return: the gate (put it with nvme_lm_gate_put()), NULL if the VF has no
- * gated log and had none, or ERR_PTR(-EPIPE) if the log @id was closed or
- * replaced: changes may be missing on the destination.
+ * Return: the gate (put it with nvme_lm_gate_put()), NULL if the VF needs
+ * no copy (no gated log was opened for it since its VFIO device was
+ * opened, or a log without the gate was), or ERR_PTR(-EPIPE) if it needs
+ * one and no gated log is open: the copy's owner closed it or died, and
+ * changes may be missing on the destination.
  */
-struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id)
+struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm)
 {
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(nvme_lm_vf_ctrl(lm));
 	struct nvme_lm_log *log = nvme_lm_log_of(lm);
 
 	if (log && !log->gate) {
 		kref_put(&log->ref, nvme_lm_log_free);
 		log = NULL;
 	}
-	if (id && (!log || log->id != id)) {
-		if (log)
-			kref_put(&log->ref, nvme_lm_log_free);
-		return ERR_PTR(-EPIPE);
-	}
 	if (!log)
-		return NULL;
+		return xa_load(&pf->copy_wanted, nvme_lm_vf_cntlid(lm)) ? ERR_PTR(-EPIPE) : NULL;
 	mutex_lock(&log->lock);
 	if (log->passed || (!log->suspended && !log->susp_seq))
 		nvme_lm_log_mark_suspend(log);
@@ -955,6 +967,25 @@ struct nvme_lm_log *nvme_lm_gate_get(struct nvme_lm_vf *lm, u64 id)
 	return log;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_gate_get);
+
+/**
+ * nvme_lm_gate_forget() - the VF's VM is gone: its migrations need no copy
+ * @lm: the VF's handle
+ *
+ * A variant driver calls this when the VF's VFIO device is closed: what a
+ * gated log said about the VM that had the VF does not hold for the next.
+ * An open gated log still gates.
+ */
+void nvme_lm_gate_forget(struct nvme_lm_vf *lm)
+{
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(nvme_lm_vf_ctrl(lm));
+
+	mutex_lock(&pf->lock);
+	if (!nvme_lm_pf_find(pf, nvme_lm_vf_cntlid(lm)))
+		xa_erase(&pf->copy_wanted, nvme_lm_vf_cntlid(lm));
+	mutex_unlock(&pf->lock);
+}
+EXPORT_SYMBOL_GPL(nvme_lm_gate_forget);
 
 /* 0: pass, -EAGAIN: not yet, or why the gate fails; log->lock held */
 static int nvme_lm_gate_check(struct nvme_lm_log *log)

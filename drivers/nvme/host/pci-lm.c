@@ -404,11 +404,15 @@ EXPORT_SYMBOL_GPL(nvme_lm_suspend);
 int nvme_lm_resume(struct nvme_lm_vf *lm)
 {
 	struct nvme_command c = {};
+	int ret;
 
 	c.common.opcode = nvme_admin_migration_send;
 	c.common.cdw10 = cpu_to_le32(NVME_LM_CDW10(NVME_LM_SEND_RESUME, 0));
 	c.common.cdw11 = cpu_to_le32(lm->cntlid);
-	return nvme_lm_submit(lm, &c, NULL, 0, NULL);
+	ret = nvme_lm_submit(lm, &c, NULL, 0, NULL);
+	if (!ret || ret == -ESTALE)
+		nvme_lm_log_resumed(lm);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(nvme_lm_resume);
 

@@ -31,5 +31,6 @@ struct nvme_ctrl *nvme_lm_vf_ctrl(struct nvme_lm_vf *lm);
 
 /* pci-lm-log.c, for pci-lm.c */
 void nvme_lm_log_suspended(struct nvme_lm_vf *lm);
+void nvme_lm_log_resumed(struct nvme_lm_vf *lm);
 
 #endif /* _NVME_PCI_LM_H */

@@ -31,7 +31,10 @@
  * once every change the VF completed is on the destination.  If the owner
  * does not within @ack_timeout_ms, refuses (NVME_LM_LOG_NACK), closes the
  * log or dies, or the log breaks, the stream fails and so does the
- * migration: the VM keeps running on the source.
+ * migration: the VM keeps running on the source.  A gated log also marks
+ * the VF: until the VF's VFIO device is closed, its migration fails
+ * without an open gated log (the copy's owner died before it began).  A
+ * log opened without NVME_LM_LOG_GATE removes the mark.
  *
  * Errors: EPERM without CAP_SYS_ADMIN, EBADF unless opened for writing,
  * EINVAL for a bad @argsz, @flags, @entries, @ack_timeout_ms or reserved

@@ -209,9 +209,10 @@ static int nvmevf_pass_gate(struct nvmevf_migration_file *migf, bool nonblock)
 	if (ret) {
 		migf->gate_err = ret;
 		dev_err_ratelimited(migf->dev,
-				    "migration stream held at its end: the LBA change log's copy %s (%d)\n",
-				    ret == -ETIMEDOUT ? "did not finish in time" :
-				    ret == -EIO ? "was refused by its owner" : "ended", ret);
+				    "migration stream failed (%d): the local storage copy %s\n",
+				    ret, ret == -ETIMEDOUT ? "did not acknowledge in time" :
+				    ret == -EIO ? "was refused by its owner" :
+				    "ended before it acknowledged (its LBA change log was closed or broke)");
 	}
 	return ret;
 }
@@ -568,7 +569,7 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 	u8 *saved, *state;
 	int ret = 0;
 
-	gate = nvme_lm_gate_get(nvmevf_dev->lm, nvmevf_dev->gate_id);
+	gate = nvme_lm_gate_get(nvmevf_dev->lm);
 	saved = nvmevf_state_save(nvmevf_dev, &len);
 	if (IS_ERR(saved)) {
 		if (!IS_ERR(gate))
@@ -681,10 +682,6 @@ nvmevf_step_device_state_locked(struct nvmevf_pci_core_device *nvmevf_dev,
 	int ret;
 
 	*unknown = false;
-	/* a migration begins: which gated LBA change log it must pass */
-	if (cur == VFIO_DEVICE_STATE_RUNNING)
-		nvmevf_dev->gate_id = nvme_lm_gate_id(nvmevf_dev->lm);
-
 	if ((cur == VFIO_DEVICE_STATE_RUNNING && new == VFIO_DEVICE_STATE_RUNNING_P2P) ||
 	    (cur == VFIO_DEVICE_STATE_PRE_COPY && new == VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
 		ret = nvmevf_lm(nvmevf_dev, "suspend", 0, 0,

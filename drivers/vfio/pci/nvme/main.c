@@ -52,6 +52,8 @@ static void nvmevf_pci_close_device(struct vfio_device *core_vdev)
 		nvmevf_disable_fds(nvmevf_dev);
 		nvmevf_dirty_stop_locked(nvmevf_dev);
 		nvmevf_state_mutex_unlock(nvmevf_dev);
+		/* the next VM on this VF has not asked for a local storage copy */
+		nvme_lm_gate_forget(nvmevf_dev->lm);
 	}
 	vfio_pci_core_close_device(core_vdev);
 	/*

@@ -104,8 +104,6 @@ struct nvmevf_migration_file {
  * @dirty_parts: the parts of granules the PF reported dirty (and cleared)
  *	that no report covered yet, an interval tree of struct
  *	nvmevf_dirty_part (dirty.c)
- * @gate_id: the gated LBA change log the migration began with
- *	(nvme_lm_gate_id()), 0 for none
  * @last_errno: errno of the last failed migration step, 0 if none
  * @debugfs: this device's debugfs directory
  */
@@ -127,7 +125,6 @@ struct nvmevf_pci_core_device {
 	u32 dirty_nranges;
 	int dirty_stop_failed;
 	struct rb_root_cached dirty_parts;
-	u64 gate_id;
 	int last_errno;
 	struct dentry *debugfs;
 };

@@ -191,12 +191,12 @@ static void dom_state(int h, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-/* a value of `virsh domjobinfo --completed --rawstats` on host h, -1 if absent */
+/* a value of `virsh domjobinfo --completed --rawstats` on host h (kept for the next), -1 if absent */
 static long long job_stat(int h, const char *key)
 {
 	char out[4096], *p;
 
-	if (virsh(out, sizeof(out), h, "domjobinfo " DOM " --completed --rawstats"))
+	if (virsh(out, sizeof(out), h, "domjobinfo " DOM " --completed --keep-completed --rawstats"))
 		return -1;
 	p = strstr(out, key);
 	if (!p) {

@@ -654,8 +654,8 @@ TEST_F_TIMEOUT(lv, copy_tool_killed_fails_migration, 900)
 	/* full speed now: the migration reaches its end, where the gate fails it */
 	virsh(NULL, 0, A, "migrate-setspeed " DOM " 8192");
 	ASSERT_EQ(mig, waitpid(mig, &st, 0));
-	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st));
-	run(out, sizeof(out), "tail -3 " OUT "/migrate.out");
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st)) TH_LOG("wait status %#x", st);
+	run(out, sizeof(out), "tail -3 " OUT "/migrate.out; dmesg | grep -i 'nvme_vfio_pci.*\\(stream\\|copy\\)' | tail -3");
 	TH_LOG("virsh migrate: %s", out);
 	dom_state(A, state, sizeof(state));
 	EXPECT_STREQ("running", state);

@@ -720,21 +720,38 @@ TEST_F(lba, gate_stream_ends_after_ack)
 	source_resumes(_metadata, self, true);
 }
 
+/*
+ * A gated log (its FIRST read), STOP_COPY, and a thread blocked reading the
+ * stream at its end: the stream's fd in *fd, the SUSPENDED record in *S.
+ * 0 or -errno.
+ */
+static int gate_waiting(FIXTURE_DATA(lba) *self, int *fd, uint64_t *S, struct bg_read *r)
+{
+	struct nvme_lm_log_rec rec;
+	size_t got;
+	int ret;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
+	if (self->log < 0)
+		return self->log;
+	if (read_records(self, &rec, 1) != 1)
+		return -EIO;
+	ret = gate_stop_copy(self, fd, S, &got);
+	if (!ret)
+		ret = clear_nonblock(*fd);
+	if (!ret)
+		ret = bg_read_start(r, *fd, sizeof(r->buf));
+	return ret;
+}
+
 /* NACK: the stream fails with EIO, the VF resumes */
 TEST_F(lba, gate_nack_fails_stream)
 {
-	struct nvme_lm_log_rec rec;
 	struct bg_read r;
 	uint64_t S = 0;
-	size_t got;
 	int fd = -1;
 
-	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
-	ASSERT_LE(0, self->log);
-	ASSERT_EQ(1, read_records(self, &rec, 1));
-	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
-	ASSERT_EQ(0, clear_nonblock(fd));
-	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
+	ASSERT_EQ(0, gate_waiting(self, &fd, &S, &r));
 	EXPECT_EQ(0, lm_log_nack(self->log, S));
 	ASSERT_TRUE(bg_read_done(&r, 10000));
 	EXPECT_EQ(-1, r.ret);
@@ -749,15 +766,9 @@ TEST_F(lba, gate_close_fails_stream)
 	struct nvme_lm_log_rec rec;
 	struct bg_read r;
 	uint64_t S = 0;
-	size_t got;
 	int fd = -1;
 
-	self->log = open_log(self, NVME_LM_LOG_GATE, 64, NVME_LM_LOG_MAX_ACK_MS);
-	ASSERT_LE(0, self->log);
-	ASSERT_EQ(1, read_records(self, &rec, 1));
-	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
-	ASSERT_EQ(0, clear_nonblock(fd));
-	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
+	ASSERT_EQ(0, gate_waiting(self, &fd, &S, &r));
 	close(self->log);
 	self->log = -1;
 	ASSERT_TRUE(bg_read_done(&r, 10000));

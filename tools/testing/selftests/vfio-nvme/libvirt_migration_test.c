@@ -287,6 +287,39 @@ static int dom_migrate(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self
 	return dom_migrate_ns(_metadata, self, from, to, dst_bdf, assign, 2, "");
 }
 
+/*
+ * virsh migrate --live --bandwidth 1 from A to B's VF 1 (namespace nsid) in
+ * the background, its output in OUT/migrate.out: the 32 MiB guest takes
+ * half a minute, time to act on the running job.  Returns once the job
+ * runs (domjobinfo says so): virsh's pid, or -errno.
+ */
+static pid_t migrate_slowly(FIXTURE_DATA(lv) *self, int nsid)
+{
+	char out[4096], xml[128], cmd[1024], args[512];
+	pid_t pid;
+
+	if (max_downtime(A, out, sizeof(out)))
+		return -EIO;
+	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
+	if (domain_xml(xml, self->vf[1], B, MANAGED, !self->dma_logging, nsid))
+		return -EIO;
+	migrate_args(args, sizeof(args), B, "--bandwidth 1");
+	snprintf(cmd, sizeof(cmd), VIRSH " -c \"$(" HOSTS " uri A)\" %s > " OUT "/migrate.out 2>&1",
+		 args);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, NULL);
+		_exit(127);
+	}
+	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
+		if (!virsh(out, sizeof(out), A, "domjobinfo " DOM) && strstr(out, "Unbounded"))
+			break;
+	}
+	return pid;
+}
+
 /* both libvirt hosts answer */
 static bool hosts_up(void)
 {
@@ -398,7 +431,7 @@ static void assert_moved(struct __test_metadata *_metadata, int from, int to)
  */
 TEST_F_TIMEOUT(lv, managed_hostdev_aborted_then_migrated_there_and_back, 900)
 {
-	char out[4096], state[64], xml[128], cmd[1024], drv[64], args[512];
+	char out[4096], state[64], drv[64];
 	long long io;
 	pid_t pid;
 	int st;
@@ -409,24 +442,8 @@ TEST_F_TIMEOUT(lv, managed_hostdev_aborted_then_migrated_there_and_back, 900)
 	io = guest_wait_past(_metadata, A, 512);
 	ASSERT_LT(0, io);
 
-	ASSERT_EQ(0, max_downtime(A, out, sizeof(out))) TH_LOG("%s", out);
-	/* 1 MiB/s: the 32 MiB guest takes half a minute, time to abort */
-	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
-	ASSERT_EQ(0, domain_xml(xml, self->vf[1], B, MANAGED, !self->dma_logging, 2));
-	migrate_args(args, sizeof(args), B, "--bandwidth 1");
-	snprintf(cmd, sizeof(cmd), VIRSH " -c \"$(" HOSTS " uri A)\" %s > " OUT "/migrate.out 2>&1",
-		 args);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		execl("/bin/sh", "sh", "-c", cmd, NULL);
-		_exit(127);
-	}
-	/* the job runs when domjobinfo says so */
-	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
-		if (!virsh(out, sizeof(out), A, "domjobinfo " DOM) && strstr(out, "Unbounded"))
-			break;
-	}
+	pid = migrate_slowly(self, 2);
+	ASSERT_LT(0, pid);
 	EXPECT_EQ(0, virsh(out, sizeof(out), A, "domjobabort " DOM)) TH_LOG("%s", out);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st));
@@ -620,7 +637,7 @@ TEST_F_TIMEOUT(lv, local_namespace_copied_with_tool, 900)
  */
 TEST_F_TIMEOUT(lv, copy_tool_killed_fails_migration, 900)
 {
-	char src_ns[64], dst_ns[64], out[4096], xml[128], cmd[1024], args[512], state[64];
+	char src_ns[64], dst_ns[64], out[4096], state[64];
 	long long io;
 	pid_t copy, mig;
 	int st;
@@ -632,23 +649,8 @@ TEST_F_TIMEOUT(lv, copy_tool_killed_fails_migration, 900)
 	ASSERT_LT(0, copy);
 	ASSERT_TRUE(copy_wait_for(copy, "bulk copy done")) copy_log(_metadata);
 
-	/* 1 MiB/s: the 32 MiB guest takes half a minute, time to kill the tool */
-	ASSERT_EQ(0, max_downtime(A, out, sizeof(out))) TH_LOG("%s", out);
-	snprintf(xml, sizeof(xml), OUT "/%s.xml", host[B]);
-	ASSERT_EQ(0, domain_xml(xml, self->vf[1], B, MANAGED, !self->dma_logging, 1));
-	migrate_args(args, sizeof(args), B, "--bandwidth 1");
-	snprintf(cmd, sizeof(cmd), VIRSH " -c \"$(" HOSTS " uri A)\" %s > " OUT "/migrate.out 2>&1",
-		 args);
-	mig = fork();
-	ASSERT_LE(0, mig);
-	if (!mig) {
-		execl("/bin/sh", "sh", "-c", cmd, NULL);
-		_exit(127);
-	}
-	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
-		if (!virsh(out, sizeof(out), A, "domjobinfo " DOM) && strstr(out, "Unbounded"))
-			break;
-	}
+	mig = migrate_slowly(self, 1);
+	ASSERT_LT(0, mig);
 	kill(copy, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, copy_status(copy));
 	/* full speed now: the migration reaches its end, where the gate fails it */

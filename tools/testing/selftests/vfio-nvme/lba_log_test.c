@@ -356,6 +356,26 @@ TEST_F(lba, blocking_read_and_poll)
 	EXPECT_EQ(61 * self->blk_lbas, rec[0].slba);
 }
 
+/*
+ * One read(2) takes every record there is, up to the buffer's size: a copy
+ * tool that reads between its copy steps must keep up with the queue (it
+ * took 8 per read once, and a 4096-entry queue overflowed under libvirt).
+ */
+TEST_F(lba, one_read_takes_every_record_that_fits)
+{
+	struct nvme_lm_log_rec rec[32];
+
+	self->log = open_log(self, 0, 64, 0);
+	ASSERT_LE(0, self->log);
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(0, nvme_drv_io_sync(&self->p.drv, nvme_cmd_write, 200 + i,
+					      self->p.buf[0].iova));
+	/* the writes completed, so their entries are posted: FIRST and 20 */
+	EXPECT_EQ(21, lm_log_read(self->log, rec, 32));
+	EXPECT_EQ(NVME_LM_LOG_FIRST, rec[0].flags);
+	EXPECT_EQ(21, rec[20].seq);
+}
+
 TEST_F(lba, records_match_writes)
 {
 	static const struct { uint64_t blk; int n; } w[] = {

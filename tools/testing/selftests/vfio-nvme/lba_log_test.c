@@ -1044,8 +1044,9 @@ migrate_local_namespace(struct __test_metadata *_metadata,
 {
 	struct writer w = { .seed = entries };
 	char src[64], dst[64], ent[16];
-	char *argv[] = { COPY_TOOL, "--quiet", "--entries", ent, self->p.pf[0].ctrl, "0", "1",
-			 dst, NULL };
+	/* 60 s: a final copy of the whole namespace takes seconds on the debug kernel */
+	char *argv[] = { COPY_TOOL, "--quiet", "--entries", ent, "--ack-timeout", "60000",
+			 self->p.pf[0].ctrl, "0", "1", dst, NULL };
 	struct tool t;
 	uint8_t *stream = NULL;
 	uint64_t size, diff = 0;

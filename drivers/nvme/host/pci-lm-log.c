@@ -530,48 +530,63 @@ static int nvme_lm_log_peek(struct nvme_lm_log *log, struct nvme_lm_log_rec *out
 	}
 }
 
+/*
+ * Up to @max records into @buf, waiting for the first unless @nonblock:
+ * the number copied, -EAGAIN, or an error.  Each piece is consumed only
+ * once userspace has it: a fault loses no record.  log->read_lock held.
+ */
+static int nvme_lm_log_copy_out(struct nvme_lm_log *log, char __user *buf, size_t max,
+				bool nonblock)
+{
+	struct nvme_lm_log_rec out[NVME_LM_LOG_COPY];
+	size_t done = 0;
+	int n, seen = 0;
+
+	lockdep_assert_held(&log->read_lock);
+	while (done < max) {
+		mutex_lock(&log->lock);
+		n = nvme_lm_log_peek(log, out, min_t(size_t, max - done, NVME_LM_LOG_COPY),
+				     &seen);
+		mutex_unlock(&log->lock);
+		if (n == -EAGAIN && !done && !nonblock) {
+			if (wait_event_interruptible(log->wq,
+						     atomic_read(&log->events) != seen))
+				return -ERESTARTSYS;
+			continue;
+		}
+		if (n < 0)
+			break;
+		if (copy_to_user(buf + done * sizeof(out[0]), out, n * sizeof(out[0]))) {
+			n = -EFAULT;
+			break;
+		}
+		mutex_lock(&log->lock);
+		log->pos += n;
+		log->read_seq = out[n - 1].seq;
+		mutex_unlock(&log->lock);
+		done += n;
+	}
+	return done ?: n;
+}
+
 static ssize_t nvme_lm_log_read(struct file *filp, char __user *buf, size_t len,
 				loff_t *ppos)
 {
-	struct nvme_lm_log_rec out[NVME_LM_LOG_COPY];
 	struct nvme_lm_log *log = filp->private_data;
-	unsigned int max;
-	int n, seen = 0;
+	int n;
 
-	if (len < sizeof(out[0]))
+	if (len < sizeof(struct nvme_lm_log_rec))
 		return -EINVAL;
-	max = min_t(size_t, len / sizeof(out[0]), NVME_LM_LOG_COPY);
 	if (filp->f_flags & O_NONBLOCK) {
 		if (!mutex_trylock(&log->read_lock))
 			return -EAGAIN;
 	} else if (mutex_lock_interruptible(&log->read_lock)) {
 		return -ERESTARTSYS;
 	}
-	for (;;) {
-		mutex_lock(&log->lock);
-		n = nvme_lm_log_peek(log, out, max, &seen);
-		mutex_unlock(&log->lock);
-		if (n != -EAGAIN)
-			break;
-		if (filp->f_flags & O_NONBLOCK)
-			break;
-		if (wait_event_interruptible(log->wq, atomic_read(&log->events) != seen)) {
-			n = -ERESTARTSYS;
-			break;
-		}
-	}
-	/* consumed only once userspace has them: a fault loses no record */
-	if (n > 0 && copy_to_user(buf, out, n * sizeof(out[0])))
-		n = -EFAULT;
-	if (n > 0) {
-		mutex_lock(&log->lock);
-		log->pos += n;
-		log->read_seq = out[n - 1].seq;
-		mutex_unlock(&log->lock);
-		n *= sizeof(out[0]);
-	}
+	n = nvme_lm_log_copy_out(log, buf, len / sizeof(struct nvme_lm_log_rec),
+				 filp->f_flags & O_NONBLOCK);
 	mutex_unlock(&log->read_lock);
-	return n;
+	return n > 0 ? (ssize_t)n * sizeof(struct nvme_lm_log_rec) : n;
 }
 
 static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wait)

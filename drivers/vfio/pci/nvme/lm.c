@@ -586,12 +586,16 @@ static int nvmevf_save_state(struct nvmevf_migration_file *migf)
 	if (!ret) {
 		nvmevf_migf_seal_rec(state);
 		/* the end waits at the gate, or at once if there is none */
-		if (IS_ERR(gate))
+		if (IS_ERR(gate)) {
 			migf->gate_err = PTR_ERR(gate);
-		else if (gate)
+			dev_err_ratelimited(migf->dev,
+					    "migration stream failed (%d): the VF's local storage copy is not running (no gated LBA change log)\n",
+					    migf->gate_err);
+		} else if (gate) {
 			nvmevf_migf_set_gate(migf, gate);
-		else
+		} else {
 			ret = nvmevf_migf_end(migf);
+		}
 	}
 	if (ret) {
 		migf->len = old_len;

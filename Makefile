@@ -140,8 +140,9 @@ VM_KERNEL_package := $(PKGROOT)/boot/vmlinuz-$(KREL)
 export INITRD_package VM_KERNEL_package
 check: $(foreach k,$(filter-out package,$(CHECK_KERNELS)),$(INITRD_$(k))) qemu \
 		$(if $(filter package,$(CHECK_KERNELS)),$(B)/deb/.built $(B)/selftests/.built)
-	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log $(LOGDIR)/package.log
+	@mkdir -p $(LOGDIR) && rm -f $(LOGDIR)/check-*.log $(LOGDIR)/package.log $(LOGDIR)/runner.log
 	$(RIG)/lint.sh > $(LOGDIR)/lint.log 2>&1; grep -v '^RESULT' $(LOGDIR)/lint.log || true
+	$(RIG)/test-runner.sh > $(LOGDIR)/runner.log 2>&1; grep -v '^RESULT' $(LOGDIR)/runner.log || true
 	@for k in $(CHECK_KERNELS); do \
 		if [ $$k = package ]; then \
 			echo "installing the package in a Debian root; log: $(LOGDIR)/package.log"; \
@@ -162,7 +163,7 @@ check: $(foreach k,$(filter-out package,$(CHECK_KERNELS)),$(INITRD_$(k))) qemu \
 			$(RIG)/run-vm.sh check $(LOGDIR)/check-$$k.log; \
 		grep -E '^(RIG|QEMU)' $(LOGDIR)/check-$$k.log; \
 	done; true
-	$(RIG)/tap-summary.sh $(LOGDIR)/lint.log $(if $(filter package,$(CHECK_KERNELS)),$(LOGDIR)/package.log) \
+	$(RIG)/tap-summary.sh $(LOGDIR)/lint.log $(LOGDIR)/runner.log $(if $(filter package,$(CHECK_KERNELS)),$(LOGDIR)/package.log) \
 		$(foreach k,$(CHECK_KERNELS),$(LOGDIR)/check-$(k).log)
 
 demo: all

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Run every vfio-nvme selftest in kselftest runner format: each test's own TAP is
 # indented with "# ", followed by one result line per test program.
-cd /selftests || exit 1
+# SELFTESTS and TMPDIR: test-runner.sh runs this on the host
+cd "${SELFTESTS:-/selftests}" || exit 1
+tmp=${TMPDIR:-/tmp}
 timeout=$(sed -n 's/^timeout=//p' settings 2>/dev/null)
 # "selftest_timeout=N" on the kernel command line (RIG_APPEND) for ad hoc long runs
 t=$(sed -n 's/.*[ ]selftest_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -23,13 +25,23 @@ for t in $tests; do
 	# runner only; kselftest's takes the directory's "timeout=")
 	tt=$(sed -n "s/^timeout_$t=//p" settings 2>/dev/null)
 	[ -n "$t_override" ] && tt=
-	(timeout "${tt:-${timeout:-120}}" "./$t" 2>&1; echo "RC=$?") > /tmp/$t.out
-	r=$(sed -n 's/^RC=//p' /tmp/$t.out)
-	sed '/^RC=/d; s/^/# /' /tmp/$t.out
+	# Each program in a process group of its own.  busybox's timeout sends
+	# SIGTERM to the program only (exit 143, not coreutils' 124): the
+	# harness's parent dies, the child running the case would go on using
+	# the VFs beside the next program.  So after a timeout the runner kills
+	# the group, and the libvirt hosts a killed case leaves running.
+	(setsid sh -c 'echo $$ > "$2"; exec timeout "$0" "$1"' \
+		"${tt:-${timeout:-120}}" "./$t" "$tmp/pgid" 2>&1; echo "RC=$?") > "$tmp/$t.out"
+	r=$(sed -n 's/^RC=//p' "$tmp/$t.out")
+	sed '/^RC=/d; s/^/# /' "$tmp/$t.out"
 	case $r in
 	0) echo "ok $n selftests: vfio-nvme: $t" ;;
 	4) echo "ok $n selftests: vfio-nvme: $t # SKIP" ;;
-	124) echo "not ok $n selftests: vfio-nvme: $t # TIMEOUT ${tt:-$timeout}s"; rc=1 ;;
+	124|143)
+		echo "not ok $n selftests: vfio-nvme: $t # TIMEOUT ${tt:-$timeout}s"; rc=1
+		kill -KILL "-$(cat "$tmp/pgid")" 2>/dev/null
+		[ -d /libvirt/tmp/lv ] && /rig/libvirt-hosts.sh stop /libvirt > /dev/null 2>&1
+		;;
 	*) echo "not ok $n selftests: vfio-nvme: $t # exit=$r"; rc=1 ;;
 	esac
 done

@@ -423,16 +423,37 @@ static void nvme_lm_log_restart(struct nvme_lm_log *log)
 		log->restart = false;
 }
 
+/* the queue is gone: the PF went away, was reset, or the log broke; log->lock held */
+static bool nvme_lm_log_dead(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	return log->err || !log->q || nvme_lm_udmq_gone(log->q);
+}
+
+/* the SUSPENDED record is due: every entry posted before the suspend is taken */
+static bool nvme_lm_log_susp_due(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	return log->suspended && log->consumed >= log->susp_at;
+}
+
+/* the HANDED_OVER record is due: after SUSPENDED and the entries before the pass */
+static bool nvme_lm_log_ho_due(struct nvme_lm_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	return log->handed_over && !log->suspended && log->consumed >= log->ho_at;
+}
+
 /* the driver's markers due after @consumed entries; log->lock held */
 static void nvme_lm_log_markers(struct nvme_lm_log *log)
 {
 	lockdep_assert_held(&log->lock);
-	if (log->suspended && log->consumed >= log->susp_at) {
+	if (nvme_lm_log_susp_due(log)) {
 		log->suspended = false;
 		nvme_lm_log_add(log, NVME_LM_LOG_SUSPENDED);
 		log->susp_seq = log->seq;
 	}
-	if (log->handed_over && !log->suspended && log->consumed >= log->ho_at) {
+	if (nvme_lm_log_ho_due(log)) {
 		log->handed_over = false;
 		nvme_lm_log_add(log, NVME_LM_LOG_HANDED_OVER);
 	}
@@ -487,10 +508,8 @@ static void nvme_lm_log_fill(struct nvme_lm_log *log)
 static bool nvme_lm_log_ready(struct nvme_lm_log *log)
 {
 	lockdep_assert_held(&log->lock);
-	return log->pos < log->nrec || log->err || !log->q ||
-	       nvme_lm_udmq_posted(log->q) || nvme_lm_udmq_gone(log->q) ||
-	       (log->suspended && log->consumed >= log->susp_at) ||
-	       (log->handed_over && !log->suspended && log->consumed >= log->ho_at);
+	return log->pos < log->nrec || nvme_lm_log_dead(log) || nvme_lm_udmq_posted(log->q) ||
+	       nvme_lm_log_susp_due(log) || nvme_lm_log_ho_due(log);
 }
 
 /*
@@ -598,11 +617,10 @@ static __poll_t nvme_lm_log_poll(struct file *filp, struct poll_table_struct *wa
 	mutex_lock(&log->lock);
 	if (log->pos < log->nrec)
 		mask = EPOLLIN | EPOLLRDNORM;
-	else if (log->err || !log->q || nvme_lm_udmq_gone(log->q))
+	else if (nvme_lm_log_dead(log))
 		mask = EPOLLERR;
-	else if (nvme_lm_udmq_posted(log->q) ||
-		 (log->suspended && log->consumed >= log->susp_at) ||
-		 (log->handed_over && !log->suspended && log->consumed >= log->ho_at))
+	else if (nvme_lm_udmq_posted(log->q) || nvme_lm_log_susp_due(log) ||
+		 nvme_lm_log_ho_due(log))
 		mask = EPOLLIN | EPOLLRDNORM;
 	mutex_unlock(&log->lock);
 	return mask;
@@ -618,7 +636,7 @@ static long nvme_lm_log_ack(struct nvme_lm_log *log, void __user *uarg)
 	if (ack.reserved || ack.flags & ~NVME_LM_LOG_NACK)
 		return -EINVAL;
 	mutex_lock(&log->lock);
-	if (log->err || !log->q || nvme_lm_udmq_gone(log->q))
+	if (nvme_lm_log_dead(log))
 		ret = -EPIPE;
 	else if (ack.flags & NVME_LM_LOG_NACK)
 		log->nack = true;
@@ -1008,7 +1026,7 @@ static int nvme_lm_gate_check(struct nvme_lm_log *log)
 	lockdep_assert_held(&log->lock);
 	if (log->passed)
 		return 0;
-	if (log->closed || log->err || !log->q || nvme_lm_udmq_gone(log->q))
+	if (log->closed || nvme_lm_log_dead(log))
 		return -EPIPE;
 	if (log->nack)
 		return -EIO;

@@ -37,6 +37,7 @@
 #include "vf_pair.h"
 #include "lba_log.h"
 #include "lm_cmd.h"
+#include "copy_tool.h"
 #include "../kselftest_harness.h"
 
 #define LOCAL_NSID	1
@@ -826,11 +827,14 @@ TEST_F(lba, gate_ack_timeout_fails_stream)
 }
 
 /*
- * The log's owner is gone before the switch-over (the gated log closed
- * during PRE_COPY): the stream fails at its end with EPIPE, though no log
- * is open any more to wait for
+ * The log's owner is gone before the switch-over: the gated log closed
+ * during PRE_COPY, or before the migration began (the VF keeps the mark of
+ * a gated log until its VFIO device closes).  The stream fails at its end
+ * with EPIPE, though no log is open any more to wait for.
  */
-TEST_F(lba, gate_closed_before_switchover_fails_stream)
+static inline __attribute__((always_inline)) void
+gate_closed_fails_stream(struct __test_metadata *_metadata, FIXTURE_DATA(lba) *self,
+			 bool before_migration)
 {
 	struct nvme_lm_log_rec rec;
 	uint8_t *stream = NULL;
@@ -841,10 +845,16 @@ TEST_F(lba, gate_closed_before_switchover_fails_stream)
 	self->log = open_log(self, NVME_LM_LOG_GATE, 64, 0);
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(1, read_records(self, &rec, 1));
+	if (before_migration) {
+		close(self->log);
+		self->log = -1;
+	}
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_PRE_COPY, &fd));
 	ASSERT_LT(0, vfio_mig_read_all(fd, &stream, &len));
-	close(self->log);
-	self->log = -1;
+	if (!before_migration) {
+		close(self->log);
+		self->log = -1;
+	}
 	ret = vfio_mig_read_all(fd, &stream, &len);
 	TH_LOG("PRE_COPY read after the log closed: %zd (%s)", ret,
 	       ret < 0 ? strerror(-ret) : "");
@@ -856,120 +866,16 @@ TEST_F(lba, gate_closed_before_switchover_fails_stream)
 	source_resumes(_metadata, self, false);
 }
 
-/* nvme-vfio-copy, run beside this VMM as an operator runs it beside QEMU */
-struct tool {
-	pid_t pid;
-	int out;		/* its standard error and output */
-	char *text;
-	size_t len;
-};
-
-static int tool_start(struct tool *t, char *const argv[])
+TEST_F(lba, gate_closed_before_switchover_fails_stream)
 {
-	int p[2];
-
-	memset(t, 0, sizeof(*t));
-	t->out = -1;
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	t->pid = fork();
-	if (t->pid < 0)
-		return -errno;
-	if (!t->pid) {
-		/* dies with the test */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	t->out = p[0];
-	return fcntl(t->out, F_SETFL, O_NONBLOCK) ? -errno : 0;
+	gate_closed_fails_stream(_metadata, self, false);
 }
 
-static void tool_drain(struct tool *t)
+TEST_F(lba, gate_closed_before_migration_fails_stream)
 {
-	char b[4096];
-	ssize_t n;
-
-	while (t->out >= 0 && (n = read(t->out, b, sizeof(b))) > 0) {
-		char *nt = realloc(t->text, t->len + n + 1);
-
-		if (!nt)
-			return;
-		t->text = nt;
-		memcpy(t->text + t->len, b, n);
-		t->len += n;
-		t->text[t->len] = '\0';
-	}
+	gate_closed_fails_stream(_metadata, self, true);
 }
 
-static const char *tool_said(struct tool *t, const char *what)
-{
-	tool_drain(t);
-	return t->text ? strstr(t->text, what) : NULL;
-}
-
-/* wait up to ms for the tool to exit: its exit status (128 + signal), -ETIMEDOUT, -errno */
-static int tool_wait(struct tool *t, int ms)
-{
-	double end = now_ms() + ms;
-
-	for (;;) {
-		int st;
-		pid_t r = waitpid(t->pid, &st, WNOHANG);
-
-		tool_drain(t);
-		if (r == t->pid) {
-			t->pid = 0;
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
-		if (r < 0)
-			return -errno;
-		if (now_ms() >= end)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-}
-
-static void tool_end(struct tool *t)
-{
-	if (t->pid > 0) {
-		kill(t->pid, SIGKILL);
-		waitpid(t->pid, NULL, 0);
-	}
-	if (t->out >= 0)
-		close(t->out);
-	free(t->text);
-	memset(t, 0, sizeof(*t));
-	t->out = -1;
-}
-
-/* the number before " overflows" in the tool's "handed over" line */
-static long long tool_overflows(struct tool *t)
-{
-	const char *line = tool_said(t, "handed over:"), *q;
-
-	if (!line || !(q = strstr(line, " overflows")))
-		return -1;
-	while (q > line && q[-1] >= '0' && q[-1] <= '9')
-		q--;
-	return strtoll(q, NULL, 10);
-}
-
-static void tool_log(struct __test_metadata *_metadata, struct tool *t)
-{
-	char *save = NULL;
-
-	tool_drain(t);
-	for (char *l = t->text ? strtok_r(t->text, "\n", &save) : NULL; l;
-	     l = strtok_r(NULL, "\n", &save))
-		TH_LOG("%s", l);
-	free(t->text);
-	t->text = NULL;
-	t->len = 0;
-}
 
 /* the guest: random 4 KiB writes over the namespace, some always in flight */
 struct writer {
@@ -1047,7 +953,7 @@ migrate_local_namespace(struct __test_metadata *_metadata,
 	/* 60 s: a final copy of the whole namespace takes seconds on the debug kernel */
 	char *argv[] = { COPY_TOOL, "--quiet", "--entries", ent, "--ack-timeout", "60000",
 			 self->p.pf[0].ctrl, "0", "1", dst, NULL };
-	struct tool t;
+	struct copy_tool t;
 	uint8_t *stream = NULL;
 	uint64_t size, diff = 0;
 	long long overflows;
@@ -1070,13 +976,13 @@ migrate_local_namespace(struct __test_metadata *_metadata,
 
 	/* the operator starts the copy; the guest writes all along */
 	snprintf(ent, sizeof(ent), "%u", entries);
-	ASSERT_EQ(0, tool_start(&t, argv));
-	while (!tool_said(&t, "bulk copy done")) {
+	ASSERT_EQ(0, copy_tool_start(&t, argv));
+	while (!copy_tool_said(&t, "bulk copy done")) {
 		ASSERT_EQ(0, writer_burst(self, &w, 4));
 		ASSERT_EQ(0, writer_reap(self, &w));
-		ret = tool_wait(&t, 0);
+		ret = copy_tool_wait(&t, 0);
 		if (ret != -ETIMEDOUT)
-			tool_log(_metadata, &t);
+			copy_tool_log(&t);
 		ASSERT_EQ(-ETIMEDOUT, ret) TH_LOG("the tool exited early");
 	}
 	if (entries < 64) {
@@ -1099,10 +1005,10 @@ migrate_local_namespace(struct __test_metadata *_metadata,
 	 */
 	ASSERT_EQ(0, writer_burst(self, &w, 8));
 	saved = vfio_mig_save(&self->p.dev[0], &stream, &len);
-	ret = tool_wait(&t, 60000);
-	overflows = tool_overflows(&t);
-	tool_log(_metadata, &t);
-	tool_end(&t);
+	ret = copy_tool_wait(&t, 60000);
+	overflows = copy_tool_overflows(&t);
+	copy_tool_log(&t);
+	copy_tool_end(&t);
 	ASSERT_EQ(0, saved) TH_LOG("STOP_COPY: %s", strerror(-saved));
 	ASSERT_EQ(0, ret) TH_LOG("the tool's exit status");
 
@@ -1158,22 +1064,22 @@ TEST_F_TIMEOUT(lba, copy_tool_interrupted_fails_migration, 280)
 {
 	char dst[64];
 	char *argv[] = { COPY_TOOL, "--quiet", self->p.pf[0].ctrl, "0", "1", dst, NULL };
-	struct tool t;
+	struct copy_tool t;
 	uint8_t *stream = NULL;
 	size_t len = 0;
 	int ret, fd = -1;
 
 	ASSERT_EQ(0, nvme_ns_bdev(self->p.pf[1].ctrl, LOCAL_NSID, dst, sizeof(dst)));
-	ASSERT_EQ(0, tool_start(&t, argv));
+	ASSERT_EQ(0, copy_tool_start(&t, argv));
 	/* the log is open; the migration has begun (PRE_COPY) when the operator gives up */
-	while (!tool_said(&t, "first pass:") && tool_wait(&t, 100) == -ETIMEDOUT)
+	while (!copy_tool_said(&t, "first pass:") && copy_tool_wait(&t, 100) == -ETIMEDOUT)
 		;
-	ASSERT_NE(NULL, tool_said(&t, "first pass:"));
+	ASSERT_NE(NULL, copy_tool_said(&t, "first pass:"));
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_PRE_COPY, &fd));
 	ASSERT_EQ(0, kill(t.pid, SIGINT));
-	ret = tool_wait(&t, 30000);
-	tool_log(_metadata, &t);
-	tool_end(&t);
+	ret = copy_tool_wait(&t, 30000);
+	copy_tool_log(&t);
+	copy_tool_end(&t);
 	EXPECT_EQ(1, ret);
 
 	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, NULL));

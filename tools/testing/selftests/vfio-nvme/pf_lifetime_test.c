@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * nvme-vfio-pci against the PF going away under it: a controller reset of
- * the PF while the VF is suspended and logging, and unbinding the PF's
+ * the PF while the VF is suspended and logging, or while the operator's
+ * copy tool gates its migration, and unbinding the PF's
  * nvme driver while the VF is open in the middle of a migration.  The VF
  * driver must fail with an errno (never crash or hang: the rig checks the
  * kernel log for warnings) and the VF must work again once the PF does.
@@ -26,6 +27,7 @@
 #include "nvme_drv.h"
 #include "lba_log.h"
 #include "lm_cmd.h"
+#include "copy_tool.h"
 #include "../kselftest_harness.h"
 
 #define NSID		1
@@ -33,6 +35,7 @@
 #define VF1		0	/* the log's number of VF 1: the PF's virtfn0 */
 #define VF2		1
 #define DRIVER		"nvme_vfio_pci"
+#define COPY_TOOL	"./nvme-vfio-copy"
 
 FIXTURE(pf) {
 	struct nvme_pf pf;
@@ -150,6 +153,34 @@ static int vf_io_works(FIXTURE_DATA(pf) *self, uint64_t blk, uint32_t gen)
 	return ret ? ret : memcmp(want, self->buf.va, sizeof(want)) ? -EILSEQ : 0;
 }
 
+/* reset the PF's controller and wait until it is live again */
+static int pf_reset(struct nvme_pf *pf)
+{
+	char path[128];
+	int ret = pf_ctrl_attr(pf, "reset_controller", path, sizeof(path));
+
+	if (!ret)
+		ret = sysfs_write(path, "1");
+	return ret ? ret : pf_wait_live(pf);
+}
+
+/*
+ * After a PF reset: the PF's VFs online again, then a VFIO reset brings the
+ * VF back to RUNNING and a write at blk reads back
+ */
+static inline __attribute__((always_inline)) void
+vf_recovers_after_pf_reset(struct __test_metadata *_metadata, FIXTURE_DATA(pf) *self,
+			   uint64_t blk)
+{
+	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->dev));
+	nvme_drv_fini(&self->drv);
+	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
+	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
+	ASSERT_EQ(0, vf_io_works(self, blk, 2));
+}
+
 /*
  * A controller reset of the PF takes its secondary controllers offline and
  * deletes its Controller Data Queues.  Resuming the VF then either works or
@@ -159,7 +190,6 @@ static int vf_io_works(FIXTURE_DATA(pf) *self, uint64_t blk, uint32_t gen)
  */
 TEST_F(pf, controller_reset_while_suspended)
 {
-	char path[128];
 	uint8_t *stream;
 	size_t len;
 	int ret, state;
@@ -169,9 +199,7 @@ TEST_F(pf, controller_reset_while_suspended)
 	ASSERT_LE(0, self->log);
 	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
 
-	ASSERT_EQ(0, pf_ctrl_attr(&self->pf, "reset_controller", path, sizeof(path)));
-	ASSERT_EQ(0, sysfs_write(path, "1"));
-	ASSERT_EQ(0, pf_wait_live(&self->pf));
+	ASSERT_EQ(0, pf_reset(&self->pf));
 
 	ret = vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL);
 	state = vfio_mig_get(&self->dev);
@@ -183,14 +211,7 @@ TEST_F(pf, controller_reset_while_suspended)
 	close(self->log);
 	self->log = -1;
 
-	/* the PF is back: its VFs online again, then the VF recovers with a reset */
-	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
-	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
-	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(&self->dev));
-	nvme_drv_fini(&self->drv);
-	ASSERT_EQ(0, nvme_drv_init(&self->drv, &self->dev, NSID));
-	ASSERT_EQ(0, nvme_drv_create_ioq(&self->drv, 1, QSIZE));
-	ASSERT_EQ(0, vf_io_works(self, 11, 2));
+	vf_recovers_after_pf_reset(_metadata, self, 11);
 	ASSERT_EQ(0, vfio_mig_save(&self->dev, &stream, &len));
 	ASSERT_EQ(0, vfio_mig_load(&self->dev, stream, len, 4096));
 	free(stream);
@@ -206,7 +227,6 @@ TEST_F(pf, controller_reset_while_suspended)
  */
 TEST_F(pf, stale_queue_of_one_vf_spares_another)
 {
-	char path[128];
 	int log2, ret;
 
 	self->log = lm_log_open(self->pf.fd, VF1, 0, 64, 0);
@@ -215,9 +235,7 @@ TEST_F(pf, stale_queue_of_one_vf_spares_another)
 	close(self->log);
 	self->log = -1;
 
-	ASSERT_EQ(0, pf_ctrl_attr(&self->pf, "reset_controller", path, sizeof(path)));
-	ASSERT_EQ(0, sysfs_write(path, "1"));
-	ASSERT_EQ(0, pf_wait_live(&self->pf));
+	ASSERT_EQ(0, pf_reset(&self->pf));
 	ASSERT_EQ(0, system("./vfio-nvme-setup sriov 0 3 2"));
 
 	log2 = lm_log_open(self->pf.fd, VF2, 0, 64, 0);
@@ -231,6 +249,60 @@ TEST_F(pf, stale_queue_of_one_vf_spares_another)
 	close(log2);
 	ret = log_drain(self->log);
 	EXPECT_EQ(0, ret) TH_LOG("VF 1's log after VF 2's closed: %s", strerror(-ret));
+}
+
+/*
+ * The operator's copy (nvme-vfio-copy, gated) runs beside a migration that
+ * has begun (PRE_COPY) when the PF is reset: the log breaks (ESTALE), the
+ * tool says changes may be missing and exits 1, and the VF's stream never
+ * ends: STOP_COPY fails, or the stream fails at the gate (EPIPE).  The VF
+ * stays with the source and works again once the PF does.
+ */
+TEST_F_TIMEOUT(pf, controller_reset_during_copy_fails_migration, 240)
+{
+	char dst[64];
+	char *argv[] = { COPY_TOOL, "--quiet", self->pf.ctrl, "0", "1", dst, NULL };
+	struct nvme_pf dst_pf;
+	struct copy_tool t;
+	uint8_t *stream = NULL;
+	size_t len = 0;
+	int ret, fd = -1;
+
+	/* the copy goes to namespace 1 of the other drive */
+	ASSERT_EQ(0, nvme_pf_open(1, &dst_pf));
+	ret = nvme_ns_bdev(dst_pf.ctrl, NSID, dst, sizeof(dst));
+	nvme_pf_close(&dst_pf);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, vf_io_works(self, 20, 1));
+
+	ASSERT_EQ(0, copy_tool_start(&t, argv));
+	while (!copy_tool_said(&t, "first pass:") && copy_tool_wait(&t, 100) == -ETIMEDOUT)
+		;
+	ASSERT_NE(NULL, copy_tool_said(&t, "first pass:")) copy_tool_log(&t);
+	ASSERT_EQ(0, vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, vf_io_works(self, 21, 1));
+
+	ASSERT_EQ(0, pf_reset(&self->pf));
+	ret = copy_tool_wait(&t, 30000);
+	EXPECT_NE(NULL, copy_tool_said(&t, "the log broke"));
+	copy_tool_log(&t);
+	copy_tool_end(&t);
+	EXPECT_EQ(1, ret);
+
+	ret = vfio_mig_set(&self->dev, VFIO_DEVICE_STATE_STOP_COPY, NULL);
+	if (!ret) {
+		ret = vfio_mig_read_all(fd, &stream, &len);
+		/* the stream ends at PRE_COPY's ENOMSG once, then fails at the gate */
+		if (ret > 0)
+			ret = vfio_mig_read_all(fd, &stream, &len);
+		EXPECT_EQ(-EPIPE, ret) TH_LOG("%s", ret < 0 ? strerror(-ret) : "the stream ended");
+	} else {
+		TH_LOG("STOP_COPY after the PF reset: %s", strerror(-ret));
+		EXPECT_EQ(VFIO_DEVICE_STATE_ERROR, vfio_mig_get(&self->dev));
+	}
+	free(stream);
+	close(fd);
+	vf_recovers_after_pf_reset(_metadata, self, 22);
 }
 
 #define LM_TIMEOUT	"/sys/module/nvme/parameters/lm_timeout"

@@ -7,6 +7,8 @@
 # goes to LOG; the run is bounded by TIMEOUT seconds.
 # usage: run-vm.sh MODE LOG      (MODE: check | demo | bench | shell)
 # env:   VM_KERNEL VM_INITRD TIMEOUT MEM SMP CPU ACCEL QEMU_BIN APPEND NVME_SRIOV
+#        IMGDIR (the drives' disk images, build/ by default; one per run when runs
+#        go side by side, run-checks.sh)
 # 3 GiB of memory by default: the image carries libvirt's root (about 200 MiB,
 # unpacked in RAM) and the libvirt test runs two nested QEMUs.
 # The CPU has no 5-level paging: the KASAN debug kernel under TCG reported a wild
@@ -38,6 +40,7 @@ KERNEL=${VM_KERNEL:-$KROOT/boot/vmlinuz-$KREL}
 INITRD=${VM_INITRD:-$B/initramfs.cpio.gz}
 TIMEOUT=${TIMEOUT:-2700}
 DISK_MB=${DISK_MB:-64}
+IMG=${IMGDIR:-$B}
 # SR-IOV resources of each drive: 4 VFs, 8 flexible queues and 4 interrupts to give
 # them.  make bench asks for more (every VF online, one with 16 queue pairs).
 SRIOV=${NVME_SRIOV:-max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4}
@@ -48,16 +51,16 @@ SRIOV=${NVME_SRIOV:-max_ioqpairs=12,msix_qsize=16,sriov_max_vfs=4,sriov_vq_flexi
 # namespace 3: a small disk that no controller gets at boot or at enable
 # (detached=on), which tests give to and take from VFs with Namespace
 # Attachment, as a host administrator would.
-shared=$B/disk-shared.img
+shared=$IMG/disk-shared.img
 [ -e "$shared" ] || truncate -s ${DISK_MB}M "$shared"
 # Drive 1 has a smaller MDTS (32 KiB, QEMU's default is 512 KiB), as many
 # real drives do: a controller state larger than that must move in pieces.
 drives=()
 mdts=(7 3)
 for i in 0 1; do
-	img=$B/disk$i.img
+	img=$IMG/disk$i.img
 	[ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
-	spare=$B/disk$i-spare.img
+	spare=$IMG/disk$i-spare.img
 	[ -e "$spare" ] || truncate -s 4M "$spare"
 	drives+=(-device pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))
 		-device nvme-subsys,id=subsys$i,nqn=nqn.2026-11.org.vfio-nvme:drive$i
@@ -70,7 +73,7 @@ for i in 0 1; do
 		-device nvme-ns,drive=spare$i,nsid=3,bus=nvme$i,detached=on)
 done
 # a third drive without TP4159: nvme-vfio-pci passes its VFs through
-img=$B/disk2.img
+img=$IMG/disk2.img
 [ -e "$img" ] || truncate -s ${DISK_MB}M "$img"
 drives+=(-device pcie-root-port,id=rp2,chassis=3,slot=3
 	-device nvme-subsys,id=subsys2,nqn=nqn.2026-11.org.vfio-nvme:drive2

@@ -4,7 +4,8 @@
 # indented results of each kselftest program), plus, per guest, checks that it
 # finished and that its kernel logged no BUG/WARNING/Oops/lockdep/KASAN report;
 # then "N passed, N failed, N skipped".  Exits non-zero when anything failed.
-# A guest log named check-LABEL.log prefixes its test names with "LABEL: ".
+# A guest log named check-LABEL.log prefixes its test names with "LABEL: ", and
+# check-LABEL-PART.log (one part of a kernel's tests, run-checks.sh) with "LABEL: " too.
 # Lines "RESULT ok|not ok NAME" (lint.sh) count as test cases too.
 # usage: tap-summary.sh LOG...
 awk '
@@ -17,16 +18,21 @@ function result(ok, name, directive) {
 }
 function finish_guest() {
 	if (!guest) return
-	result(done, label "guest finished (no crash, no hang)", done ? "" : " # see " guest)
-	result(!kbad, label "guest kernel log has no BUG/WARNING/Oops", kbad ? " # " kbadline : "")
+	result(done, run "guest finished (no crash, no hang)", done ? "" : " # see " guest)
+	result(!kbad, run "guest kernel log has no BUG/WARNING/Oops", kbad ? " # " kbadline : "")
 }
 FNR == 1 {
 	finish_guest()
-	guest = ""; label = ""; done = 0; kbad = 0
-	if (FILENAME ~ /check(-[a-z]+)?\.log$/) {
+	guest = ""; label = ""; run = ""; done = 0; kbad = 0
+	if (FILENAME ~ /check(-[a-z-]+)?\.log$/) {
 		guest = FILENAME
-		if (match(FILENAME, /check-[a-z]+\.log$/))
-			label = substr(FILENAME, RSTART + 6, RLENGTH - 10) ": "
+		if (match(FILENAME, /check-[a-z-]+\.log$/)) {
+			run = substr(FILENAME, RSTART + 6, RLENGTH - 10)
+			label = run
+			sub(/-.*/, "", label)
+			label = label ": "
+			run = run ": "
+		}
 	}
 }
 { sub(/\r$/, "") }

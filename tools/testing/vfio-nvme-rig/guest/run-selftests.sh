@@ -14,6 +14,9 @@ tests="$(ls *_test *_test.sh | grep -v '^pf_') $(ls pf_*_test 2>/dev/null)"
 # "only=a_test,b_test" on the kernel command line (make check ONLY=...) picks tests
 only=$(sed -n 's/.*[ ]only=\([^ ]*\).*/\1/p' /proc/cmdline)
 [ -n "$only" ] && tests=$(echo "$only" | tr , ' ')
+# "skip=a_test,b_test" (run-checks.sh's other part of a split run) leaves those out
+skip=$(sed -n 's/.*[ ]skip=\([^ ]*\).*/\1/p' /proc/cmdline)
+[ -n "$skip" ] && tests=$(for t in $tests; do case ",$skip," in *",$t,"*) ;; *) echo "$t" ;; esac; done)
 n=0
 rc=0
 echo "TAP version 13"

@@ -39,6 +39,7 @@
 #include "vfio_mig.h"
 #include "l2_console.h"
 #include "lba_log.h"
+#include "copy_tool.h"
 #include "../kselftest_harness.h"
 
 #define ROOT		"/libvirt"
@@ -63,7 +64,7 @@ FIXTURE(lv) {
 	char vf[3][BDF_LEN];	/* VF 1 of each PF */
 	bool dma_logging;	/* the driver offers device dirty tracking */
 	bool started;
-	pid_t copy;		/* nvme-vfio-copy, if a case started it */
+	struct copy_tool copy;	/* nvme-vfio-copy, if a case started it */
 };
 
 /* run a shell command line; its output (stdout and stderr) in out; exit status */
@@ -343,6 +344,7 @@ FIXTURE_SETUP(lv)
 	double t0;
 	int ret;
 
+	self->copy.out = -1;
 	for (int p = 0; p < 3; p++)
 		self->pf[p].fd = -1;
 	if (access(ROOT "/usr/sbin/libvirtd", X_OK))
@@ -393,8 +395,7 @@ FIXTURE_SETUP(lv)
 FIXTURE_TEARDOWN(lv)
 {
 	/* a copy tool a failed case left: its log would keep the VF from the next */
-	if (self->copy > 0 && !kill(self->copy, SIGKILL))
-		waitpid(self->copy, NULL, 0);
+	copy_tool_end(&self->copy);
 	if (self->started) {
 		for (int h = A; h <= B; h++) {
 			virsh(NULL, 0, h, "destroy " DOM);
@@ -535,113 +536,80 @@ TEST_F_TIMEOUT(lv, plain_hostdev_without_dma_logging_is_refused, 600)
  * the VF's migration stream until every change is there.
  */
 #define COPY_TOOL	"/selftests/nvme-vfio-copy"
-#define COPY_OUT	"/tmp/nvme-vfio-copy.out"
 
-/* the copy tool for VF 1 of PF 0 to PF 1's namespace 1, in the background: its pid */
-static pid_t copy_start(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self,
-			char *src_ns, char *dst_ns, size_t len)
+/* the copy tool for VF 1 of PF 0 to PF 1's namespace 1, in the background: 0 or -errno */
+static int copy_start(FIXTURE_DATA(lv) *self, char *src_ns, char *dst_ns, size_t len)
 {
-	const char *src = self->pf[0].ctrl + 5, *dst = self->pf[1].ctrl + 5;
-	pid_t pid;
-	int fd;
+	char *src = self->pf[0].ctrl + 5, *dst = self->pf[1].ctrl + 5;
+	/* VF 1 is the PF's virtfn0; 60 s: the final copy runs in the rig's TCG */
+	char *argv[] = { COPY_TOOL, "--quiet", "--ack-timeout", "60000", src, "0", "1", dst_ns,
+			 NULL };
 
 	if (nvme_ns_bdev(src, 1, src_ns, len) || nvme_ns_bdev(dst, 1, dst_ns, len))
 		return -ENODEV;
-	pid = fork();
-	if (pid)
-		return pid;
-	fd = open(COPY_OUT, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	/* VF 1 is the PF's virtfn0; 60 s: the final copy runs in the rig's TCG */
-	execl(COPY_TOOL, COPY_TOOL, "--ack-timeout", "60000", src, "0", "1", dst_ns, NULL);
-	_exit(127);
+	return copy_tool_start(&self->copy, argv);
 }
 
-/* wait until the tool's output has what; false if it ended or took too long */
-static bool copy_wait_for(pid_t pid, const char *what)
+/* wait until the tool said what; false if it ended or took too long */
+static bool copy_wait_for(struct copy_tool *t, const char *what)
 {
-	char out[16384];
-	int fd;
-
-	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(200000)) {
-		ssize_t n = -1;
-
-		fd = open(COPY_OUT, O_RDONLY);
-		if (fd >= 0) {
-			n = read(fd, out, sizeof(out) - 1);
-			close(fd);
-		}
-		out[n > 0 ? n : 0] = 0;
-		if (strstr(out, what))
-			return true;
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return false;
-	}
-	return false;
-}
-
-/* the tool's output, to the test's log */
-static void copy_log(struct __test_metadata *_metadata)
-{
-	char out[4096];
-
-	if (!run(out, sizeof(out), "grep -v '^\\[' " COPY_OUT " | tail -8"))
-		TH_LOG("nvme-vfio-copy: %s", out);
-}
-
-/* the tool's exit status, waiting up to WAIT_MS; -1 if it does not end */
-static int copy_status(pid_t pid)
-{
-	int st;
-
-	for (double end = now_ms() + WAIT_MS; now_ms() < end; usleep(100000))
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
+	for (double end = now_ms() + WAIT_MS; now_ms() < end;)
+		if (copy_tool_said(t, what) || copy_tool_wait(t, 200) != -ETIMEDOUT)
+			break;
+	return copy_tool_said(t, what);
 }
 
 /*
- * The domain on A on namespace 1 (PF 0's drive only), its guest writing,
- * and the copy tool past its bulk copy: the tool's pid, or -errno.
+ * The domain on A runs on namespace 1, its guest writing.  The operator's
+ * first run of the tool is killed once the migration runs (at full speed,
+ * so QEMU may already wait at the gate, or not yet have begun): the VF
+ * needs its copy and no gated log is open, so the stream fails at its end
+ * and the domain runs on on A.  A rerun of the tool starts over, and the
+ * next migration (--suspend: the destination stays paused, its VF has not
+ * run yet) completes once the copy is done: the destination namespace is
+ * then byte-identical to the source, and the guest carries on on B after
+ * `virsh resume`.  One case: each domain start and migration takes minutes
+ * on the debug kernel.
  */
-static pid_t local_domain_copied(struct __test_metadata *_metadata, FIXTURE_DATA(lv) *self,
-				 char *src_ns, char *dst_ns, size_t len, long long *io)
+TEST_F_TIMEOUT(lv, local_namespace_copy_killed_then_rerun_migrates, 1200)
 {
-	pid_t copy;
-
-	if (dom_start(_metadata, self, A, self->vf[0], MANAGED, 1))
-		return -EIO;
-	*io = guest_wait_past(_metadata, A, 256);
-	if (*io <= 0)
-		return -EIO;
-	copy = copy_start(_metadata, self, src_ns, dst_ns, len);
-	self->copy = copy;
-	if (copy > 0 && !copy_wait_for(copy, "bulk copy done")) {
-		copy_log(_metadata);
-		return -EIO;
-	}
-	return copy;
-}
-
-TEST_F_TIMEOUT(lv, local_namespace_copied_with_tool, 900)
-{
-	char src_ns[64], dst_ns[64], out[4096];
+	char src_ns[64], dst_ns[64], out[4096], state[64];
 	struct l2_console con;
 	uint64_t diff = 0;
 	long long io, dt;
-	pid_t copy;
+	pid_t mig;
+	int st;
 
-	copy = local_domain_copied(_metadata, self, src_ns, dst_ns, sizeof(src_ns), &io);
-	ASSERT_LT(0, copy);
+	ASSERT_EQ(0, dom_start(_metadata, self, A, self->vf[0], MANAGED, 1));
+	io = guest_wait_past(_metadata, A, 256);
+	ASSERT_LT(0, io);
+
+	/* the first run: killed while the migration runs */
+	ASSERT_EQ(0, copy_start(self, src_ns, dst_ns, sizeof(src_ns)));
+	ASSERT_TRUE(copy_wait_for(&self->copy, "first pass:")) copy_tool_log(&self->copy);
+	mig = migrate_bg(self, 1, "");
+	ASSERT_LT(0, mig);
+	kill(self->copy.pid, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, copy_tool_wait(&self->copy, WAIT_MS));
+	copy_tool_end(&self->copy);
+	ASSERT_EQ(mig, waitpid(mig, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st)) TH_LOG("wait status %#x", st);
+	run(out, sizeof(out), "tail -3 " OUT "/migrate.out; dmesg | grep -i 'nvme_vfio_pci.*\\(stream\\|copy\\)' | tail -3");
+	TH_LOG("virsh migrate: %s", out);
+	dom_state(A, state, sizeof(state));
+	EXPECT_STREQ("running", state);
+	dom_state(B, state, sizeof(state));
+	EXPECT_STRNE("running", state);
+	io = guest_wait_past(_metadata, A, io + 512);
+	ASSERT_LT(0, io);
+
+	/* the rerun: it starts over */
+	ASSERT_EQ(0, copy_start(self, src_ns, dst_ns, sizeof(src_ns)));
+	ASSERT_TRUE(copy_wait_for(&self->copy, "bulk copy done")) copy_tool_log(&self->copy);
 	TH_LOG("copying %s to %s beside the migration", src_ns, dst_ns);
-
-	/* --suspend: the destination stays paused, its VF has not run yet */
 	ASSERT_EQ(0, dom_migrate_ns(_metadata, self, A, B, self->vf[1], MANAGED, 1, "--suspend"));
-	EXPECT_EQ(0, copy_status(copy));
-	copy_log(_metadata);
+	EXPECT_EQ(0, copy_tool_wait(&self->copy, WAIT_MS));
+	copy_tool_log(&self->copy);
 	EXPECT_EQ(1, bdev_compare(src_ns, dst_ns, &diff))
 		TH_LOG("the namespaces differ from byte %llu", (unsigned long long)diff);
 	dt = job_stat(A, "downtime");
@@ -652,45 +620,6 @@ TEST_F_TIMEOUT(lv, local_namespace_copied_with_tool, 900)
 	serial_path(out, sizeof(out), B);
 	l2_console_scan(out, &con);
 	EXPECT_STREQ("", con.fail);
-}
-
-/*
- * The tool killed once the migration runs (at full speed, so QEMU may
- * already wait at the gate, or not yet have begun): the VF needs its copy
- * and no gated log is open, so the stream fails at its end and the domain
- * runs on on A.  Then the tool killed before a migration: that one fails
- * too.
- */
-TEST_F_TIMEOUT(lv, copy_tool_killed_fails_migration, 900)
-{
-	char src_ns[64], dst_ns[64], out[4096], state[64];
-	long long io;
-	pid_t copy, mig;
-	int st;
-
-	copy = local_domain_copied(_metadata, self, src_ns, dst_ns, sizeof(src_ns), &io);
-	ASSERT_LT(0, copy);
-
-	mig = migrate_bg(self, 1, "");
-	ASSERT_LT(0, mig);
-	kill(copy, SIGKILL);
-	EXPECT_EQ(128 + SIGKILL, copy_status(copy));
-	ASSERT_EQ(mig, waitpid(mig, &st, 0));
-	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st)) TH_LOG("wait status %#x", st);
-	run(out, sizeof(out), "tail -3 " OUT "/migrate.out; dmesg | grep -i 'nvme_vfio_pci.*\\(stream\\|copy\\)' | tail -3");
-	TH_LOG("virsh migrate: %s", out);
-	dom_state(A, state, sizeof(state));
-	EXPECT_STREQ("running", state);
-	dom_state(B, state, sizeof(state));
-	EXPECT_STRNE("running", state);
-	io = guest_wait_past(_metadata, A, io + 512);
-	EXPECT_LT(0, io);
-
-	/* no tool at all now: the VF still needs its copy */
-	EXPECT_NE(0, dom_migrate_ns(_metadata, self, A, B, self->vf[1], MANAGED, 1, ""));
-	dom_state(A, state, sizeof(state));
-	EXPECT_STREQ("running", state);
-	EXPECT_LT(0, guest_wait_past(_metadata, A, io + 512));
 }
 
 TEST_HARNESS_MAIN

@@ -6,7 +6,10 @@
  * commands in flight on namespace L2_NSID (or "nsid=N" on the multiboot
  * command line) for as long as it runs.  Each
  * slot writes a block with a pattern naming the block and a sequence
- * number, reads it back and checks it, then moves to its next block.
+ * number, reads it back and checks it, then moves to its next block: the
+ * next of its L2_BLOCKS in the namespace's second half, or with "random" on
+ * the command line a random one of its share of the whole namespace (as a
+ * VM on local storage writes, for the copy beside its migration).
  *
  * It reports on COM1:
  *   "l2: ready ..."                       once, when the queues are up
@@ -80,6 +83,18 @@ static struct l2_queue admin_q, io_q;
 static struct l2_slot slots[L2_QD];
 static uint32_t lba_size, base_lba, done, verified, next_seq, cid_gen;
 static uint32_t nsid = L2_NSID;
+static bool random_blocks;
+static uint32_t span = L2_BLOCKS;	/* blocks per slot */
+static uint32_t rnd_state = 2463534242u;
+
+/* xorshift32: the next random block */
+static uint32_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state;
+}
 
 /* the compiler may emit calls to these */
 void *memset(void *s, int c, unsigned int n)
@@ -308,6 +323,10 @@ static void controller_init(void)
 	if (lba_size > PAGE_SIZE || (uint32_t)id->nsze < 2 * L2_QD * L2_BLOCKS)
 		fail("namespace too small or blocks too large", (uint32_t)id->nsze, lba_size);
 	base_lba = (uint32_t)id->nsze / 2;
+	if (random_blocks) {
+		base_lba = 0;
+		span = (uint32_t)id->nsze / L2_QD;
+	}
 
 	io_q = (struct l2_queue){ (void *)iosq_mem, (void *)iocq_mem, 1, 0, 0, 1 };
 	memset(iocq_mem, 0, sizeof(iocq_mem));
@@ -330,7 +349,8 @@ static void controller_init(void)
 	putu(lba_size);
 	puts_serial(", ");
 	putu(L2_QD);
-	puts_serial(" commands in flight\n");
+	puts_serial(random_blocks ? " commands in flight, random blocks\n" :
+		    " commands in flight\n");
 }
 
 static uint32_t pattern(const struct l2_slot *s, uint32_t i)
@@ -361,7 +381,7 @@ static void slot_start(struct l2_slot *s)
 	uint32_t *buf = data[s - slots], i;
 
 	s->seq = next_seq++;
-	s->lba = base_lba + (s - slots) * L2_BLOCKS + s->next++ % L2_BLOCKS;
+	s->lba = base_lba + (s - slots) * span + (random_blocks ? rnd() : s->next++) % span;
 	for (i = 0; i < lba_size / 4; i++)
 		buf[i] = pattern(s, i);
 	slot_io(s, nvme_cmd_write);
@@ -423,7 +443,17 @@ struct mb_info {
 	uint32_t cmdline;
 };
 
-/* "nsid=N" anywhere on the command line picks the namespace */
+/* does word w start at p (and end there or at a space or '=')? */
+static bool word_at(const char *p, const char *w)
+{
+	while (*w && *p == *w) {
+		p++;
+		w++;
+	}
+	return !*w && (!*p || *p == ' ' || *p == '=');
+}
+
+/* "nsid=N" anywhere on the command line picks the namespace; "random" the blocks */
 static void parse_cmdline(const struct mb_info *mbi)
 {
 	const char *p;
@@ -434,8 +464,11 @@ static void parse_cmdline(const struct mb_info *mbi)
 		uint32_t n = 0;
 		const char *q;
 
-		if ((p != (const char *)mbi->cmdline && p[-1] != ' ') ||
-		    p[0] != 'n' || p[1] != 's' || p[2] != 'i' || p[3] != 'd' || p[4] != '=')
+		if (p != (const char *)mbi->cmdline && p[-1] != ' ')
+			continue;
+		if (word_at(p, "random"))
+			random_blocks = true;
+		if (!word_at(p, "nsid") || p[4] != '=')
 			continue;
 		for (q = p + 5; *q >= '0' && *q <= '9'; q++)
 			n = n * 10 + (*q - '0');

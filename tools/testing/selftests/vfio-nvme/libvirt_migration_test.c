@@ -110,7 +110,9 @@ static void bdf_fields(const char *bdf, unsigned int *d, unsigned int *b, unsign
 /*
  * The operator guide's domain: VF bdf on host h, the guest's console in
  * SHARED/<h>.serial, NVMe namespace nsid; the QEMU properties only when the
- * kernel has no device DMA logging.
+ * kernel has no device DMA logging.  On namespace 1, the drive's own disk,
+ * the guest writes random blocks of the whole namespace, as a VM on local
+ * storage does (l2_nvme_io.c), so that the copy has changes all over it.
  */
 static int domain_xml(const char *path, const char *bdf, int h, enum assign assign,
 		      bool qemu_props, int nsid)
@@ -131,7 +133,7 @@ static int domain_xml(const char *path, const char *bdf, int h, enum assign assi
 		"  <os>\n"
 		"    <type arch='x86_64' machine='pc'>hvm</type>\n"
 		"    <kernel>" SHARED "/" L2_GUEST "</kernel>\n"
-		"    <cmdline>nsid=%d</cmdline>\n"
+		"    <cmdline>nsid=%d%s</cmdline>\n"
 		"  </os>\n"
 		"  <devices>\n"
 		"    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
@@ -147,7 +149,8 @@ static int domain_xml(const char *path, const char *bdf, int h, enum assign assi
 		"    </hostdev>\n"
 		"    <memballoon model='none'/>\n"
 		"  </devices>\n",
-		nsid, host[h], assign == MANAGED ? "yes" : "no", d, b, s, f);
+		nsid, nsid == 1 ? " random" : "", host[h], assign == MANAGED ? "yes" : "no",
+		d, b, s, f);
 	if (qemu_props)
 		fprintf(x,
 			"  <qemu:override>\n"

@@ -96,8 +96,12 @@ static int run(char *out, size_t len, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* virsh on host h, inside the libvirt root, with Debian's PATH; none may hang the test */
-#define VIRSH "timeout 240 chroot " ROOT " /usr/bin/env -i PATH=/usr/sbin:/usr/bin HOME=/root LC_ALL=C virsh"
+/*
+ * virsh on host h, inside the libvirt root, with Debian's PATH; none may hang
+ * the test.  600 s: on the debug kernel a migration with the local storage
+ * copy beside it took more than 240 s.
+ */
+#define VIRSH "timeout 600 chroot " ROOT " /usr/bin/env -i PATH=/usr/sbin:/usr/bin HOME=/root LC_ALL=C virsh"
 #define virsh(out, len, h, fmt, ...) \
 	run(out, len, VIRSH " -c \"$(" HOSTS " uri %s)\" " fmt, host[h], ##__VA_ARGS__)
 
@@ -111,8 +115,8 @@ static void bdf_fields(const char *bdf, unsigned int *d, unsigned int *b, unsign
  * The operator guide's domain: VF bdf on host h, the guest's console in
  * SHARED/<h>.serial, NVMe namespace nsid; the QEMU properties only when the
  * kernel has no device DMA logging.  On namespace 1, the drive's own disk,
- * the guest writes random blocks of the whole namespace, as a VM on local
- * storage does (l2_nvme_io.c), so that the copy has changes all over it.
+ * the guest writes random blocks of a 4 MiB working set ("random",
+ * l2_nvme_io.c), as a VM on local storage does, for the copy beside it.
  */
 static int domain_xml(const char *path, const char *bdf, int h, enum assign assign,
 		      bool qemu_props, int nsid)

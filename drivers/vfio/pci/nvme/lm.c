@@ -184,7 +184,10 @@ static int nvmevf_migf_end(struct nvmevf_migration_file *migf)
  * (a reset disables the file under it), until the owner of the VF's gated
  * LBA change log has the VF's namespace on the destination, then append the
  * end.  A failed gate fails the stream for good; the destination never
- * loads a stream without its end.  migf->lock held, and held again on return.
+ * loads a stream without its end.  One reader waits at a time: the gate's
+ * reference is the file's, and the waiter that wakes first may drop it, so
+ * a second reader gets -EBUSY (a stream has one reader; two would get its
+ * bytes interleaved anyway).  migf->lock held, and held again on return.
  */
 static int nvmevf_pass_gate(struct nvmevf_migration_file *migf, bool nonblock)
 {
@@ -192,13 +195,15 @@ static int nvmevf_pass_gate(struct nvmevf_migration_file *migf, bool nonblock)
 	int ret;
 
 	lockdep_assert_held(&migf->lock);
+	if (migf->gate_waiter)
+		return -EBUSY;
+	migf->gate_waiter = true;
 	mutex_unlock(&migf->lock);
 	ret = nvme_lm_gate_wait(gate, nonblock);
 	mutex_lock(&migf->lock);
+	migf->gate_waiter = false;
 	if (READ_ONCE(migf->disabled))
 		return -ENODEV;
-	if (migf->gate != gate)
-		return migf->gate_err;	/* another reader passed it, or failed */
 	if (ret == -EAGAIN || ret == -EINTR)
 		return ret;
 	if (!ret)

@@ -50,6 +50,8 @@ struct nvmevf_dirty_range {
  * @gate_wait: saving: on the gate's wait queue while @gate is set, wakes
  *	@poll_wait
  * @gate_err: saving: the gate failed with this errno, and so does the stream
+ * @gate_waiter: saving: a reader waits at @gate without @lock; only it may
+ *	drop @gate, and another reader gets -EBUSY meanwhile
  * @parsed: resuming: bytes of @buf checked record by record so far
  * @hdr: resuming: the header record has been received and accepted
  * @state_off: resuming: offset of the controller state payload in @buf
@@ -74,6 +76,7 @@ struct nvmevf_migration_file {
 	struct nvme_lm_log *gate;
 	struct wait_queue_entry gate_wait;
 	int gate_err;
+	bool gate_waiter;
 	size_t parsed;
 	bool hdr;
 	size_t state_off;

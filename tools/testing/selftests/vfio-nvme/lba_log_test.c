@@ -804,6 +804,30 @@ TEST_F(lba, gate_close_fails_stream)
 	EXPECT_EQ(NVME_LM_LOG_FIRST, rec.flags);
 }
 
+/*
+ * Two threads read one stream at its end: one waits at the gate, the other
+ * is refused with EBUSY (a second waiter would sleep on a gate the first
+ * may drop, and free, when it wakes).  ACK(S) then ends the stream.
+ */
+TEST_F(lba, gate_second_reader_is_refused)
+{
+	struct bg_read r, r2;
+	uint64_t S = 0;
+	int fd = -1;
+
+	ASSERT_EQ(0, gate_waiting(self, &fd, &S, &r));
+	EXPECT_FALSE(bg_read_done(&r, 500));
+	ASSERT_EQ(0, bg_read_start(&r2, fd, sizeof(r2.buf)));
+	ASSERT_TRUE(bg_read_done(&r2, 5000)) TH_LOG("a second reader waits at the gate too");
+	EXPECT_EQ(-1, r2.ret);
+	EXPECT_EQ(EBUSY, r2.err) TH_LOG("%s", strerror(r2.err));
+	EXPECT_EQ(0, lm_log_ack(self->log, S));
+	ASSERT_TRUE(bg_read_done(&r, 10000));
+	EXPECT_LE(0, r.ret) TH_LOG("%s", strerror(r.err));
+	close(fd);
+	source_resumes(_metadata, self, true);
+}
+
 /* nobody acknowledges within ack_timeout_ms: the stream fails with ETIMEDOUT */
 TEST_F(lba, gate_ack_timeout_fails_stream)
 {

@@ -1051,9 +1051,19 @@ static int nvme_lm_gate_check(struct nvme_lm_log *log)
  */
 int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
 {
+	unsigned long deadline;
 	long left;
 	int ret, seen;
 
+	/*
+	 * This wait's own deadline: a later stream of the same VF restarts
+	 * the log's timeout and, when it fails or is closed, stops it
+	 * (gating), which must not leave this wait without one, waking it
+	 * every jiffy.
+	 */
+	mutex_lock(&gate->lock);
+	deadline = gate->gate_time + gate->ack_timeout;
+	mutex_unlock(&gate->lock);
 	for (;;) {
 		mutex_lock(&gate->lock);
 		seen = atomic_read(&gate->events);
@@ -1068,14 +1078,16 @@ int nvme_lm_gate_wait(struct nvme_lm_log *gate, bool nonblock)
 			gate->gating = false;
 		if (ret == -EIO)
 			gate->nack = false;	/* it failed this stream */
-		left = (long)(gate->gate_time + gate->ack_timeout - jiffies);
+		left = (long)(deadline - jiffies);
 		mutex_unlock(&gate->lock);
 		if (!ret)
 			nvme_lm_log_wake(gate);	/* the reader's HANDED_OVER */
 		if (ret != -EAGAIN || nonblock)
 			return ret;
+		if (left <= 0)
+			return -ETIMEDOUT;	/* this wait's, not the log's */
 		if (wait_event_killable_timeout(gate->wq, atomic_read(&gate->events) != seen,
-						max(left, 1L)) < 0)
+						left) < 0)
 			return -EINTR;
 	}
 }

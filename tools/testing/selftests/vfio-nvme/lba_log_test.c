@@ -828,6 +828,39 @@ TEST_F(lba, gate_second_reader_is_refused)
 	source_resumes(_metadata, self, true);
 }
 
+/*
+ * A reader waits at the gate of a stream the VMM then abandons (STOP), and a
+ * second stream (STOP_COPY again) is dropped unread (closed, then STOP).  The
+ * first reader's wait still ends within the log's timeout (the second
+ * stream's end must not stop it: it would wake every jiffy for ever), with
+ * ENODEV: its stream is gone.
+ */
+TEST_F(lba, gate_wait_of_abandoned_stream_ends_in_time)
+{
+	struct nvme_lm_log_rec rec;
+	struct bg_read r;
+	uint64_t S = 0;
+	size_t got;
+	int fd = -1, fd2 = -1;
+
+	self->log = open_log(self, NVME_LM_LOG_GATE, 64, 5000);
+	ASSERT_LE(0, self->log);
+	ASSERT_EQ(1, read_records(self, &rec, 1));
+	ASSERT_EQ(0, gate_stop_copy(self, &fd, &S, &got));
+	ASSERT_EQ(0, clear_nonblock(fd));
+	ASSERT_EQ(0, bg_read_start(&r, fd, sizeof(r.buf)));
+	EXPECT_FALSE(bg_read_done(&r, 200));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP_COPY, &fd2));
+	close(fd2);
+	ASSERT_EQ(0, vfio_mig_set(&self->p.dev[0], VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_TRUE(bg_read_done(&r, 15000)) TH_LOG("the abandoned stream still waits");
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(ENODEV, r.err) TH_LOG("%s", strerror(r.err));
+	close(fd);
+	source_resumes(_metadata, self, true);
+}
+
 /* nobody acknowledges within ack_timeout_ms: the stream fails with ETIMEDOUT */
 TEST_F(lba, gate_ack_timeout_fails_stream)
 {

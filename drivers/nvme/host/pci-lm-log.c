@@ -659,18 +659,31 @@ static long nvme_lm_log_ioctl(struct file *filp, unsigned int cmd, unsigned long
 	return nvme_lm_log_ack(filp->private_data, (void __user *)arg);
 }
 
-static int nvme_lm_log_release(struct inode *inode, struct file *filp)
+/*
+ * Take the log off the PF's list and end it (@closed: its file is closed).
+ * Both under pf->lock, as nvme_lm_pf_remove() ends the listed logs: a log
+ * off the list is not waited for by a PF removal, so its queue must be
+ * deleted before the removal can tear down the admin queue.
+ */
+static void nvme_lm_log_unlist_end(struct nvme_lm_log *log, bool closed)
 {
-	struct nvme_lm_log *log = filp->private_data;
 	struct nvme_lm_pf *pf = log->pf;
 
 	mutex_lock(&pf->lock);
 	nvme_lm_pf_list(log, false);
-	mutex_unlock(&pf->lock);
 	mutex_lock(&log->lock);
-	log->closed = true;
+	if (closed)
+		log->closed = true;
 	nvme_lm_log_end(log, 0);
 	mutex_unlock(&log->lock);
+	mutex_unlock(&pf->lock);
+}
+
+static int nvme_lm_log_release(struct inode *inode, struct file *filp)
+{
+	struct nvme_lm_log *log = filp->private_data;
+
+	nvme_lm_log_unlist_end(log, true);
 	nvme_lm_log_wake(log);
 	kref_put(&log->ref, nvme_lm_log_free);
 	return 0;
@@ -757,6 +770,7 @@ static int nvme_lm_log_check_arg(const struct nvme_lm_log_open *arg)
 static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 					     const struct nvme_lm_log_open *arg)
 {
+	struct nvme_lm_pf *pf = nvme_pci_lm_pf(ctrl);
 	struct nvme_lm_log *log;
 	struct nvme_lm_vf *lm;
 	struct pci_dev *vf;
@@ -764,7 +778,14 @@ static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 	vf = nvme_lm_log_vf(ctrl, arg->vf);
 	if (!vf)
 		return ERR_PTR(-ENODEV);
-	lm = nvme_lm_vf_get(vf);
+	/*
+	 * Under pf->lock, not removed: the PF's removal disables SR-IOV, then
+	 * waits for pf->lock, and only then clears the PF's driver data that
+	 * nvme_lm_vf_get() looks the controller up by.
+	 */
+	mutex_lock(&pf->lock);
+	lm = pf->removed ? ERR_PTR(-ENODEV) : nvme_lm_vf_get(vf);
+	mutex_unlock(&pf->lock);
 	if (IS_ERR(lm)) {
 		pci_dev_put(vf);
 		return ERR_CAST(lm);
@@ -780,7 +801,7 @@ static struct nvme_lm_log *nvme_lm_log_alloc(struct nvme_ctrl *ctrl,
 	mutex_init(&log->lock);
 	init_waitqueue_head(&log->wq);
 	INIT_LIST_HEAD(&log->node);
-	log->pf = nvme_pci_lm_pf(ctrl);
+	log->pf = pf;
 	log->ctrl = ctrl;
 	nvme_get_ctrl(ctrl);
 	log->vf = vf;
@@ -885,12 +906,12 @@ int nvme_lm_log_open(struct nvme_ctrl *ctrl, void __user *uarg, bool open_for_wr
 	return 0;
 
 unlist:
-	mutex_lock(&log->pf->lock);
-	nvme_lm_pf_list(log, false);
-	mutex_unlock(&log->pf->lock);
+	nvme_lm_log_unlist_end(log, false);
+	kref_put(&log->ref, nvme_lm_log_free);
+	return ret;
 put:
 	mutex_lock(&log->lock);
-	nvme_lm_log_end(log, 0);
+	nvme_lm_log_end(log, 0);	/* never listed: no queue */
 	mutex_unlock(&log->lock);
 	kref_put(&log->ref, nvme_lm_log_free);
 	return ret;
